@@ -1,0 +1,1 @@
+"""Use cases of the rectification-case service, on one eventsourcing Application."""

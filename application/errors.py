@@ -1,0 +1,52 @@
+"""Errors the application raises besides the domain's own."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class ApplicationError(Exception):
+    """Base of the application's errors; ``rule`` names what was refused."""
+
+    rule = "application_error"
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class NotFound(ApplicationError):
+    """No aggregate of the asked-for kind has that id."""
+
+    rule = "not_found"
+
+    def __init__(self, kind: str, aggregate_id: UUID | str) -> None:
+        super().__init__(f"no {kind} {aggregate_id}")
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+
+
+class StaleVersion(ApplicationError):
+    """The command was based on a version that is no longer the current one."""
+
+    rule = "stale_version"
+
+    def __init__(self, kind: str, aggregate_id: UUID, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{kind} {aggregate_id} is at version {actual}, the command was based on "
+            f"version {expected}; reload and try again"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class ConcurrencyConflict(ApplicationError):
+    """Another write to the same aggregate committed first; nothing was saved."""
+
+    rule = "concurrent_write"
+
+
+class SignatureRejected(ApplicationError):
+    """The password given to sign did not match the signer's."""
+
+    rule = "signature_rejected"

@@ -1,0 +1,16 @@
+"""What the application needs from the outside, as small protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+Clock = Callable[[], datetime]
+"""Returns the current time as an aware datetime (UTC)."""
+
+
+class PasswordChecker(Protocol):
+    """Checks a user's password again, for an electronic signature."""
+
+    def check_password(self, user_id: str, password: str) -> bool: ...
