@@ -17,7 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from application.errors import (
@@ -115,9 +115,16 @@ class RectifyApp(Application[UUID]):
         """The local calendar date by which deadlines are judged."""
         return self._now()[1]
 
-    def _load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
+    def _load(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        expected_version: int | None = None,
+        *,
+        at_version: int | None = None,
+    ) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id, version=at_version)
         except AggregateNotFoundError:
             raise NotFound(_kind(cls), aggregate_id) from None
         if not isinstance(aggregate, cls):
@@ -152,15 +159,8 @@ class RectifyApp(Application[UUID]):
         return self._load(Inspection, inspection_id)
 
     def get_hazard(self, hazard_id: UUID, version: int | None = None) -> Hazard:
-        if version is None:
-            return self._load(Hazard, hazard_id)
-        try:
-            hazard = self.repository.get(hazard_id, version=version)
-        except AggregateNotFoundError:
-            raise NotFound("hazard", hazard_id) from None
-        if not isinstance(hazard, Hazard):
-            raise NotFound("hazard", hazard_id)
-        return hazard
+        """The case's hazard, now or as it was at ``version``."""
+        return self._load(Hazard, hazard_id, at_version=version)
 
     def get_order(self, order_id: UUID) -> RectificationOrder:
         return self._load(RectificationOrder, order_id)
@@ -168,12 +168,15 @@ class RectifyApp(Application[UUID]):
     def get_verification(self, verification_id: UUID) -> Verification:
         return self._load(Verification, verification_id)
 
-    def case_events(self, hazard_id: UUID) -> list[DomainEventProtocol[UUID]]:
-        """Every event of a case — the hazard, its orders, its verifications — in time order."""
+    def case_events(self, hazard_id: UUID) -> list[Any]:
+        """Every event of a case — the hazard, its orders, its verifications — in time
+        order (the audit timeline gives the exact log order)."""
         hazard = self.get_hazard(hazard_id)
         ids = [hazard.id, *hazard.order_ids, *hazard.verification_ids]
-        events = [e for agg_id in ids for e in self.events.get(agg_id)]
-        return sorted(events, key=lambda e: (e.timestamp, str(e.originator_id), e.originator_version))
+        events: list[Any] = [e for agg_id in ids for e in self.events.get(agg_id)]
+        # A stable sort: events saved together share a timestamp and keep the
+        # hazard's first.
+        return sorted(events, key=lambda e: e.timestamp)
 
     # -- sites and inspections (检查) ------------------------------------------------
 
@@ -191,8 +194,14 @@ class RectifyApp(Application[UUID]):
         """Register a site to be inspected."""
         now, _ = self._now()
         site = Site.register(
-            name=name, region=region, address=address, operator=operator,
-            contact=contact, kind=kind, actor=actor, at=now,
+            name=name,
+            region=region,
+            address=address,
+            operator=operator,
+            contact=contact,
+            kind=kind,
+            actor=actor,
+            at=now,
         )
         self._save(site)
         return site.id
@@ -272,9 +281,16 @@ class RectifyApp(Application[UUID]):
         inspection = self._load(Inspection, inspection_id, expected_version)
         now, _ = self._now()
         hazard = Hazard.report(
-            site_id=inspection.site_id, inspection_id=inspection.id, item_code=item_code,
-            category=category, description=description, location=location,
-            severity=severity, evidence=list(evidence), actor=actor, at=now,
+            site_id=inspection.site_id,
+            inspection_id=inspection.id,
+            item_code=item_code,
+            category=category,
+            description=description,
+            location=location,
+            severity=severity,
+            evidence=list(evidence),
+            actor=actor,
+            at=now,
         )
         inspection.link_hazard(hazard_id=hazard.id, item_code=item_code, actor=actor, at=now)
         self._save(hazard, inspection)
@@ -369,9 +385,16 @@ class RectifyApp(Application[UUID]):
             sequence = self._number_sequence(today.year, now)
             number = sequence.allocate(at=now)
             order = RectificationOrder.issue(
-                hazard=hazard, number=number, party=party, measures=measures,
-                deadline=deadline, five_point_plan=five_point_plan,
-                policy=self.deadline_policy, today=today, actor=actor, at=now,
+                hazard=hazard,
+                number=number,
+                party=party,
+                measures=measures,
+                deadline=deadline,
+                five_point_plan=five_point_plan,
+                policy=self.deadline_policy,
+                today=today,
+                actor=actor,
+                at=now,
             )
             hazard.note_order_issued(order_id=order.id, number=number, actor=actor, at=now)
             try:
@@ -427,7 +450,7 @@ class RectifyApp(Application[UUID]):
             expected_version,
             lambda o, now, _: o.report_progress(
                 note=note, evidence=list(evidence), actor=actor, at=now
-            )
+            ),
         )
 
     def request_extension(
@@ -445,7 +468,7 @@ class RectifyApp(Application[UUID]):
             expected_version,
             lambda o, now, _: o.request_extension(
                 new_deadline=new_deadline, reason=reason, actor=actor, at=now
-            )
+            ),
         )
 
     def grant_extension(
@@ -458,6 +481,7 @@ class RectifyApp(Application[UUID]):
         expected_version: int | None,
     ) -> int | None:
         """A supervisor grants the pending extension, signing with their password."""
+
         def grant(order: RectificationOrder, now: datetime, _: date) -> None:
             signature = self._sign(actor, password, SignatureMeaning.EXTENSION_GRANTED, now)
             order.grant_extension(reason=reason, signature=signature, actor=actor, at=now)
@@ -471,7 +495,7 @@ class RectifyApp(Application[UUID]):
         return self._order_command(
             order_id,
             expected_version,
-            lambda o, now, _: o.deny_extension(reason=reason, actor=actor, at=now)
+            lambda o, now, _: o.deny_extension(reason=reason, actor=actor, at=now),
         )
 
     def report_completion(
@@ -484,6 +508,7 @@ class RectifyApp(Application[UUID]):
         expected_version: int | None,
     ) -> int | None:
         """Report the hazard put right; the case then awaits verification (复查)."""
+
         def complete(order: RectificationOrder, now: datetime, _: date) -> list[Aggregate]:
             hazard = self._load(Hazard, order.hazard_id)
             order.report_completion(note=note, evidence=list(evidence), actor=actor, at=now)
@@ -519,8 +544,13 @@ class RectifyApp(Application[UUID]):
             else None
         )
         verification = Verification.perform(
-            hazard=hazard, order=order, passed=passed, findings=findings,
-            evidence=list(evidence), actor=actor, at=now,
+            hazard=hazard,
+            order=order,
+            passed=passed,
+            findings=findings,
+            evidence=list(evidence),
+            actor=actor,
+            at=now,
         )
         if order is not None:
             if passed:
@@ -530,9 +560,13 @@ class RectifyApp(Application[UUID]):
                     verification_id=verification.id,
                     new_deadline=new_deadline
                     or self.deadline_policy.default_deadline(Severity(hazard.severity), today),
-                    today=today, actor=actor, at=now,
+                    today=today,
+                    actor=actor,
+                    at=now,
                 )
-        hazard.note_verification(verification_id=verification.id, passed=passed, actor=actor, at=now)
+        hazard.note_verification(
+            verification_id=verification.id, passed=passed, actor=actor, at=now
+        )
         self._save(verification, order, hazard)
         return verification.id
 
@@ -553,8 +587,10 @@ class RectifyApp(Application[UUID]):
             order = self._load(RectificationOrder, order_id)
             hazard = self._load(Hazard, order.hazard_id)
             if not order.mark_overdue(
-                today=today, hazard_severity=Severity(hazard.severity),
-                actor=SYSTEM_ACTOR, at=now,
+                today=today,
+                hazard_severity=Severity(hazard.severity),
+                actor=SYSTEM_ACTOR,
+                at=now,
             ):
                 continue
             try:
@@ -594,11 +630,12 @@ class RectifyApp(Application[UUID]):
 
 
 def _kind(cls: type) -> str:
-    return {
+    names: dict[type, str] = {
         Site: "site",
         Inspection: "inspection",
         Hazard: "hazard",
         RectificationOrder: "rectification order",
         Verification: "verification",
         OrderNumberSequence: "order number sequence",
-    }.get(cls, cls.__name__)
+    }
+    return names.get(cls, cls.__name__)

@@ -24,8 +24,7 @@ class CaseAggregate(Aggregate):
         if status not in allowed:
             wanted = " or ".join(s.value for s in allowed)
             raise IllegalTransition(
-                f"cannot {action}: {type(self).__name__.lower()} is {status}, "
-                f"must be {wanted}",
+                f"cannot {action}: {type(self).__name__.lower()} is {status}, must be {wanted}",
                 rule=rule,
             )
 

@@ -151,7 +151,9 @@ class Hazard(CaseAggregate):
             [HazardStatus.REPORTED], "record an on-the-spot fix", "spot_fix_only_when_reported"
         )
         if not evidence:
-            raise InvalidCommand("an on-the-spot fix needs evidence", rule="spot_fix_needs_evidence")
+            raise InvalidCommand(
+                "an on-the-spot fix needs evidence", rule="spot_fix_needs_evidence"
+            )
         self._fixed_on_spot(
             note=require_text(note, "note"), evidence=list(evidence), actor=actor, timestamp=at
         )
@@ -206,9 +208,7 @@ class Hazard(CaseAggregate):
 
     def close(self, *, reason: str, signature: Signature, actor: Actor, at: datetime) -> None:
         """销号: close a verified case (supervisor, signed; for a major hazard not the verifier)."""
-        require_role(
-            actor, [Role.SUPERVISOR], "close a case", "case_closes_only_by_supervisor"
-        )
+        require_role(actor, [Role.SUPERVISOR], "close a case", "case_closes_only_by_supervisor")
         self._require_status(
             [HazardStatus.VERIFIED], "close the case", "case_closes_only_from_verified"
         )

@@ -107,8 +107,9 @@ class Inspection(CaseAggregate):
             ) from None
         note = (note or "").strip()
         if result == ItemResult.FAIL and not note:
-            raise InvalidCommand("a failed item needs a note saying what was found",
-                                 rule="failed_item_needs_note")
+            raise InvalidCommand(
+                "a failed item needs a note saying what was found", rule="failed_item_needs_note"
+            )
         self._item_recorded(
             item_code=item_code, result=result.value, note=note, actor=actor, timestamp=at
         )
@@ -170,7 +171,9 @@ class Inspection(CaseAggregate):
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["result"] = ItemResult.PASS.value if state.pop("passed") else ItemResult.FAIL.value
+            state["result"] = (
+                ItemResult.PASS.value if state.pop("passed") else ItemResult.FAIL.value
+            )
 
     @event(ItemRecorded)
     def _item_recorded(
@@ -196,5 +199,3 @@ class Inspection(CaseAggregate):
     def _cancelled(self, reason: str, actor: Actor, timestamp: datetime) -> None:
         self.status = InspectionStatus.CANCELLED
         self.cancel_reason = reason
-
-

@@ -165,9 +165,7 @@ class RectificationOrder(CaseAggregate):
     ) -> None:
         """Ask for a later deadline, with a reason; a supervisor grants or denies it."""
         on_behalf = self._party_or_on_behalf(actor, "request an extension")
-        self._require_status(
-            ACTIVE_STATUSES, "request an extension", "extension_only_active_order"
-        )
+        self._require_status(ACTIVE_STATUSES, "request an extension", "extension_only_active_order")
         if self.pending_extension is not None:
             raise IllegalTransition(
                 "an extension request is already pending", rule="one_pending_extension"
@@ -280,8 +278,9 @@ class RectificationOrder(CaseAggregate):
             return False
         self._became_overdue(deadline=self.deadline, actor=actor, timestamp=at)
         if hazard_severity == Severity.MAJOR:
-            self._escalated(deadline=self.deadline, to_role=Role.SUPERVISOR.value,
-                            actor=actor, timestamp=at)
+            self._escalated(
+                deadline=self.deadline, to_role=Role.SUPERVISOR.value, actor=actor, timestamp=at
+            )
         return True
 
     # -- guards ---------------------------------------------------------------
@@ -297,9 +296,7 @@ class RectificationOrder(CaseAggregate):
             return False
         if actor.may_inspect():
             return True
-        raise NotPermitted(
-            f"a {actor.role.value} may not {action}", rule="party_action_role"
-        )
+        raise NotPermitted(f"a {actor.role.value} may not {action}", rule="party_action_role")
 
     def _require_pending_extension(self) -> dict[str, Any]:
         if self.pending_extension is None:

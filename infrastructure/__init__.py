@@ -1,0 +1,1 @@
+"""Adapters to the outside world: persistence settings, clock, read-model storage."""

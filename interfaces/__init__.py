@@ -1,0 +1,1 @@
+"""Entry points: HTTP API, command line and web console."""

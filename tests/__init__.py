@@ -1,0 +1,1 @@
+"""Test suites; `tests.backends` holds the database helpers shared by fixtures."""
