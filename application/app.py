@@ -382,8 +382,8 @@ class RectifyApp(Application[UUID]):
             hazard = self._load(Hazard, hazard_id, expected_version)
             based_on = hazard.version
             now, today = self._now()
-            sequence = self._number_sequence(today.year, now)
-            number = sequence.allocate(at=now)
+            sequence = self._number_sequence(today.year, actor, now)
+            number = sequence.allocate(actor=actor, at=now)
             order = RectificationOrder.issue(
                 hazard=hazard,
                 number=number,
@@ -408,11 +408,11 @@ class RectifyApp(Application[UUID]):
             return order.id
         raise ConcurrencyConflict("could not allocate an order number; try again")
 
-    def _number_sequence(self, year: int, now: datetime) -> OrderNumberSequence:
+    def _number_sequence(self, year: int, actor: Actor, now: datetime) -> OrderNumberSequence:
         try:
             return self._load(OrderNumberSequence, OrderNumberSequence.id_for_year(year))
         except NotFound:
-            return OrderNumberSequence(year, timestamp=now)
+            return OrderNumberSequence(year, actor=actor, timestamp=now)
 
     def _order_command(
         self,

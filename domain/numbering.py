@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from domain.base import CaseAggregate
+from domain.values import Actor
 
 
 class OrderNumberSequence(CaseAggregate):
@@ -23,19 +24,19 @@ class OrderNumberSequence(CaseAggregate):
         return uuid5(NAMESPACE_URL, f"rectify:order-number-sequence:{year}")
 
     @classmethod
-    def create_id(cls, year: int, timestamp: datetime) -> UUID:
+    def create_id(cls, year: int, actor: Actor, timestamp: datetime) -> UUID:
         return cls.id_for_year(year)
 
     @event("Started")
-    def __init__(self, year: int, timestamp: datetime) -> None:
+    def __init__(self, year: int, actor: Actor, timestamp: datetime) -> None:
         self.year = year
         self.last = 0
 
-    def allocate(self, *, at: datetime) -> str:
-        """Hand out the next number of the year."""
-        self._allocated(number=self.last + 1, timestamp=at)
+    def allocate(self, *, actor: Actor, at: datetime) -> str:
+        """Hand out the next number of the year to the order ``actor`` is issuing."""
+        self._allocated(number=self.last + 1, actor=actor, timestamp=at)
         return f"{self.year}-{self.last:04d}"
 
     @event("Allocated")
-    def _allocated(self, number: int, timestamp: datetime) -> None:
+    def _allocated(self, number: int, actor: Actor, timestamp: datetime) -> None:
         self.last = number
