@@ -129,6 +129,14 @@ class Hazard(CaseAggregate):
         new = parse_severity(severity)
         if new == self.severity:
             raise InvalidCommand(f"the hazard is already {new.value}", rule="regrade_same_severity")
+        if new == Severity.MAJOR and self.fixed_on_spot:
+            # Else a major hazard would be verified and closed without the order
+            # (and five-point plan) it needs; a failed check of the fix frees it.
+            raise IllegalTransition(
+                "a hazard fixed on the spot awaits verification as general; only a general "
+                "hazard may be fixed on the spot",
+                rule="spot_fix_only_general",
+            )
         self._regraded(
             old_severity=str(self.severity),
             severity=new.value,
