@@ -1,0 +1,1 @@
+"""Tests of the event-sourced core: the domain rules through the application."""
