@@ -129,7 +129,12 @@ class Hazard(CaseAggregate):
         new = parse_severity(severity)
         if new == self.severity:
             raise InvalidCommand(f"the hazard is already {new.value}", rule="regrade_same_severity")
-        if new == Severity.MAJOR and self.fixed_on_spot:
+        if (
+            new == Severity.MAJOR
+            and self.fixed_on_spot
+            and self.open_order_id is None
+            and self.status == HazardStatus.AWAITING_VERIFICATION
+        ):
             # Else a major hazard would be verified and closed without the order
             # (and five-point plan) it needs; a failed check of the fix frees it.
             raise IllegalTransition(

@@ -628,6 +628,26 @@ def test_only_general_hazard_may_be_fixed_on_the_spot(sweep: Sweep) -> None:
     )
     assert sweep.app.get_hazard(general.hazard).severity == Severity.MAJOR
 
+    # Once a fixed-on-the-spot case is closed and reopened, it needs an order like
+    # any other, and may be found major.
+    reopened = sweep.arrange_case(Stage.HAZARD_REPORTED, site=YU_JIANHUA_SHOP)
+    sweep.app.fix_on_the_spot(
+        CHEN_XIAOFENG, reopened.hazard, note="当场补测", evidence=[photo("当场")],
+        expected_version=sweep.version(reopened.hazard),
+    )
+    sweep.verify(reopened.hazard)
+    sweep.close(reopened.hazard)
+    sweep.app.reopen_case(
+        ZHANG_MING, reopened.hazard, reason="抽查仍未检测",
+        expected_version=sweep.version(reopened.hazard),
+    )
+    sweep.app.regrade_hazard(
+        ZHANG_MING, reopened.hazard, severity=Severity.MAJOR, reason="屡查屡犯",
+        expected_version=sweep.version(reopened.hazard),
+    )
+    order_id = sweep.issue_order(reopened.hazard, party=YU_JIANHUA_PARTY)
+    assert sweep.app.get_order(order_id).five_point_plan is not None
+
 
 def test_severity_regrade_needs_a_reason(sweep: Sweep) -> None:
     case = sweep.arrange_case(Stage.ORDER_ISSUED)
