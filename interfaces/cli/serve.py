@@ -1,0 +1,126 @@
+"""``rectify serve``: the HTTP API under uvicorn, or gunicorn for several workers.
+
+One process on SQLite (one file, one writer at a time: more processes would
+only queue on its lock) and on the in-memory store (a second process would see
+none of the first's data). Several workers only on PostgreSQL, under gunicorn
+with uvicorn's worker class: gunicorn supervises the workers, restarts one that
+dies, and on a hello-world measured far ahead of ``uvicorn --workers``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from infrastructure.persistence import DATABASE_URL_VARIABLE
+from interfaces.cli.demo import DemoLogin, echo_logins, ensure_demo_users, load_demo_data
+from interfaces.cli.options import backend_of, shown
+
+# The same factory an operator would give ``uvicorn --factory`` or gunicorn.
+HTTP_FACTORY = "interfaces.http.app:create_app_from_env"
+GUNICORN_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL to print for a bind address; a wildcard address is shown as the loopback."""
+    shown_host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    return f"http://{shown_host}:{port}"
+
+
+def check_workers(database_url: str | None, workers: int) -> None:
+    """Refuse several workers on a store that one process must own."""
+    if workers < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--workers")
+    backend = backend_of(database_url)
+    if workers > 1 and backend != "postgres":
+        raise typer.BadParameter(
+            f"{workers} workers need PostgreSQL; the {backend} store is served by one process",
+            param_hint="--workers",
+        )
+
+
+def echo_banner(
+    database_url: str | None, host: str, port: int, workers: int, logins: Sequence[DemoLogin]
+) -> None:
+    """What an operator needs to start using the service, printed before it starts."""
+    url = base_url(host, port)
+    typer.echo(f"rectify serving {shown(database_url)} ({workers} worker{'s' * (workers > 1)})")
+    typer.echo(f"  URL:       {url}/")
+    typer.echo(f"  API docs:  {url}/docs")
+    typer.echo(f"  OpenAPI:   {url}/openapi.json")
+    if logins:
+        echo_logins(list(logins))
+    typer.echo("  Stop with Ctrl+C.", nl=True)
+
+
+def serve(database_url: str | None, host: str, port: int, workers: int, demo: bool) -> None:
+    """Load the demo if asked, print the banner, then serve until interrupted."""
+    check_workers(database_url, workers)
+    if backend_of(database_url) == "popo":
+        serve_in_memory(host, port, demo)
+        return
+    logins: list[DemoLogin] = []
+    if demo:
+        summary, logins = load_demo_data(database_url)
+        for line in summary.lines():
+            typer.echo(line)
+    # The factory reads the URL from the environment, in this process and in
+    # every gunicorn worker.
+    if database_url is None:
+        os.environ.pop(DATABASE_URL_VARIABLE, None)
+    else:
+        os.environ[DATABASE_URL_VARIABLE] = database_url
+    echo_banner(database_url, host, port, workers, logins)
+    if workers == 1:
+        import uvicorn
+
+        uvicorn.run(HTTP_FACTORY, factory=True, host=host, port=port)
+    else:
+        argv = gunicorn_argv(host, port, workers)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(argv[0], argv)
+
+
+def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command line that serves the API with ``workers`` uvicorn workers."""
+    bind_host = f"[{host}]" if ":" in host else host
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        GUNICORN_WORKER_CLASS,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{bind_host}:{port}",
+        f"{HTTP_FACTORY}()",
+    ]
+
+
+def serve_in_memory(host: str, port: int, demo: bool) -> None:
+    """Serve a store that lives in this process: one app, built here, demo loaded into it."""
+    import uvicorn
+
+    from application.demo import STORY_START, load_demo
+    from infrastructure.bootstrap import build_app
+    from infrastructure.clock import ManualClock
+    from infrastructure.users import create_user_store
+    from interfaces.http.app import create_app
+
+    database_url = "popo://"
+    users = create_user_store(database_url)
+    rectify = build_app(database_url, passwords=users)
+    logins: list[DemoLogin] = []
+    if demo:
+        logins = ensure_demo_users(users)
+        for line in load_demo(rectify, ManualClock(STORY_START)).lines():
+            typer.echo(line)
+    echo_banner(database_url, host, port, 1, logins)
+    uvicorn.run(create_app(rectify, users), host=host, port=port)
