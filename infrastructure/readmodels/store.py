@@ -1,0 +1,81 @@
+"""Where an application's read models live, and how to open their views.
+
+They live in the application's own database, in tables prefixed ``rm_``: the
+SQLite file or the PostgreSQL database of the events. An in-memory (POPO)
+application gets a private in-memory SQLite database for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import Application
+from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from application.projections.read_models import READ_MODEL_PROJECTIONS, ReadModelProjection
+from infrastructure.readmodels.schema import LIVE_PREFIX, SCRATCH_PREFIX
+from infrastructure.readmodels.views import (
+    PostgresReadModelView,
+    ReadModelView,
+    SQLiteReadModelView,
+)
+
+PROJECTION_CLASSES: dict[str, type[ReadModelProjection]] = {
+    cls.name: cls for cls in READ_MODEL_PROJECTIONS
+}
+PROJECTION_NAMES: tuple[str, ...] = tuple(PROJECTION_CLASSES)
+
+
+class ReadModelStore:
+    """The database the read models of one application are kept in."""
+
+    def __init__(self, app: Application[Any]) -> None:
+        self.app = app
+        self.time_zone = ZoneInfo(app.env.get("TIME_ZONE", "Asia/Shanghai"))
+        datastore = getattr(app.factory, "datastore", None)
+        self._owns_datastore = False
+        if isinstance(datastore, SQLiteDatastore | PostgresDatastore):
+            self.datastore: SQLiteDatastore | PostgresDatastore = datastore
+        elif isinstance(app.recorder, POPOApplicationRecorder):
+            # Memory mode makes the library interlock readers and writers, as a
+            # shared in-memory database needs.
+            name = f"file:rectify_rm_{uuid.uuid4().hex}?mode=memory&cache=shared"
+            self.datastore = SQLiteDatastore(name, lock_timeout=30)
+            self._owns_datastore = True
+        else:
+            raise TypeError(f"no read-model store for {type(app.recorder).__name__}")
+
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.datastore, PostgresDatastore)
+
+    def view(self, name: str, *, scratch: bool = False) -> ReadModelView:
+        """The view (tables + position) of projection ``name``, its tables created."""
+        if name not in PROJECTION_CLASSES:
+            raise KeyError(f"no projection named {name!r}; known: {', '.join(PROJECTION_NAMES)}")
+        prefix = SCRATCH_PREFIX if scratch else LIVE_PREFIX
+        view: ReadModelView
+        if isinstance(self.datastore, PostgresDatastore):
+            view = PostgresReadModelView(self.datastore, projection_name=name, prefix=prefix)
+        else:
+            view = SQLiteReadModelView(self.datastore, projection_name=name, prefix=prefix)
+        view.create_table()
+        return view
+
+    def projection(self, name: str, *, scratch: bool = False) -> ReadModelProjection:
+        """Projection ``name`` writing to its live (or scratch) view."""
+        return PROJECTION_CLASSES[name](self.view(name, scratch=scratch), time_zone=self.time_zone)
+
+    def postgres_connect_kwargs(self) -> dict[str, Any]:
+        """How to open a connection of one's own (for an advisory lock)."""
+        if not isinstance(self.datastore, PostgresDatastore):
+            raise TypeError("not a PostgreSQL store")
+        return dict(self.datastore.pool.kwargs)
+
+    def close(self) -> None:
+        if self._owns_datastore:
+            self.datastore.close()
