@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from interfaces.cli import users
+from interfaces.cli.audit import app as audit_app
 from interfaces.cli.options import DatabaseUrl
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 
 # Command groups, one module each under interfaces/cli/.
 app.add_typer(users.app)
+app.add_typer(audit_app, name="audit")
 
 
 def installed_version() -> str:
