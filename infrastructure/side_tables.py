@@ -1,0 +1,196 @@
+"""Connections for the service's own tables beside the event store.
+
+Users, idempotency keys, evidence and the token secret are configuration and
+bookkeeping, not events: they live in small tables of their own (``rectify_*``)
+in the same database as the events, so one URL still configures everything.
+
+The stores write their SQL once, with ``?`` placeholders, and this module runs
+it on SQLite (one connection guarded by a lock: SQLite serialises writers
+anyway) or on PostgreSQL (a small psycopg pool). Data definition differs
+between the two, so each store passes both dialects' DDL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+# Each pool serves short statements only (a user lookup, an idempotency row),
+# so a few connections per process are enough, while the event store keeps its
+# own larger pool for the commands themselves.
+POSTGRES_SIDE_POOL_SIZE = 4
+POSTGRES_POOL_WAIT_SECONDS = 10.0
+SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
+
+
+class Executor(ABC):
+    """Runs statements inside one transaction (or one autocommit statement)."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run ``sql`` with ``?`` placeholders; return the rows it produced, if any."""
+
+    @abstractmethod
+    def rowcount(self) -> int:
+        """How many rows the last statement changed."""
+
+
+class SideDatabase(ABC):
+    """A database for the side tables: run a statement, or several in one transaction."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Executor]:
+        """Run statements in one transaction, committed when the block ends without error.
+
+        ``write=False`` promises only reads, which SQLite then runs without
+        taking its write lock.
+        """
+
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, write: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement in a transaction of its own."""
+        with self.transaction(write=write) as tx:
+            return tx.execute(sql, params)
+
+    def ensure_tables(self, ddl: Mapping[Dialect, Sequence[str]]) -> None:
+        """Create tables and indexes (``IF NOT EXISTS``) with this dialect's DDL."""
+        with self.transaction() as tx:
+            for statement in ddl[self.dialect]:
+                tx.execute(statement)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connections."""
+
+
+class _SQLiteExecutor(Executor):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, tuple(params))
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class SQLiteSideDatabase(SideDatabase):
+    """Side tables in the SQLite file (or shared in-memory database) of the events."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, db_name: str, *, lock_timeout: float = SQLITE_LOCK_TIMEOUT_SECONDS) -> None:
+        self.db_name = db_name
+        # uri=True as eventsourcing does, so the shared in-memory name
+        # "file:…?mode=memory&cache=shared" reaches the same database.
+        self._connection = sqlite3.connect(
+            db_name,
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=lock_timeout,
+        )
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Executor]:
+        with self._lock:
+            # IMMEDIATE takes the write lock at once, so a read-then-write
+            # sequence cannot be overtaken by another process between the two.
+            self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield _SQLiteExecutor(self._connection)
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+class _PostgresExecutor(Executor):
+    def __init__(self, connection: Any) -> None:
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+        if self._cursor.description is None:
+            return []
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+class PostgresSideDatabase(SideDatabase):
+    """Side tables in the PostgreSQL database of the events, through a small pool."""
+
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conninfo: str, *, max_size: int = POSTGRES_SIDE_POOL_SIZE) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            timeout=POSTGRES_POOL_WAIT_SECONDS,
+            kwargs={"autocommit": True},
+            open=True,
+            name="rectify-side-tables",
+        )
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Executor]:
+        with self._pool.connection() as connection, connection.transaction():
+            yield _PostgresExecutor(connection)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def postgres_conninfo(env: Mapping[str, str] | Any) -> str:
+    """Build a libpq connection string from eventsourcing's ``POSTGRES_*`` settings."""
+    from psycopg.conninfo import make_conninfo
+
+    parts = {
+        "host": env.get("POSTGRES_HOST"),
+        "port": env.get("POSTGRES_PORT"),
+        "dbname": env.get("POSTGRES_DBNAME"),
+        "user": env.get("POSTGRES_USER"),
+        "password": env.get("POSTGRES_PASSWORD"),
+        "connect_timeout": env.get("POSTGRES_CONNECT_TIMEOUT"),
+    }
+    return make_conninfo(**{key: value for key, value in parts.items() if value})
+
+
+def side_database_for(env: Mapping[str, str] | Any) -> SideDatabase | None:
+    """The side-table database for eventsourcing settings, or None for the in-memory store.
+
+    ``env`` is what :func:`infrastructure.persistence.environment_for` returns,
+    or a running application's ``env``.
+    """
+    module = env.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
+    if module == "eventsourcing.sqlite":
+        return SQLiteSideDatabase(
+            env.get("SQLITE_DBNAME"),
+            lock_timeout=float(env.get("SQLITE_LOCK_TIMEOUT") or SQLITE_LOCK_TIMEOUT_SECONDS),
+        )
+    if module == "eventsourcing.postgres":
+        return PostgresSideDatabase(postgres_conninfo(env))
+    if module == "eventsourcing.popo":
+        return None
+    raise ValueError(f"no side tables for persistence module {module!r}")

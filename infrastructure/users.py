@@ -1,0 +1,330 @@
+"""User accounts: who may log in, in which role, with which password.
+
+Users are configuration, not events: the table ``rectify_users`` sits beside the
+events in the same database (SQLite file or PostgreSQL database) and is never
+written to the event log, so password hashes cannot end up in the audit trail.
+Passwords are hashed with Argon2id (``argon2-cffi``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from domain.values import Actor, Role
+from infrastructure.persistence import environment_for
+from infrastructure.side_tables import SideDatabase, side_database_for
+
+MIN_PASSWORD_LENGTH = 8
+# Argon2 pre-hashes any length, but an unbounded password is still a cheap way
+# to make the server work; no real passphrase is this long.
+MAX_PASSWORD_LENGTH = 1024
+MAX_NAME_LENGTH = 200
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+# Roles a person can log in as; "system" is the service itself and has no account.
+LOGIN_ROLES = (Role.INSPECTOR, Role.RESPONSIBLE_PARTY, Role.SUPERVISOR, Role.AUDITOR)
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who can log in.
+
+    ``party_name`` is, for a responsible party (整改责任人), the name used on the
+    orders addressed to them; orders link to the account by
+    ``ResponsibleParty.user_id``.
+    """
+
+    user_id: str
+    name: str
+    role: Role
+    party_name: str | None = None
+
+    def actor(self) -> Actor:
+        """The user as the domain records them on events."""
+        return Actor(user_id=self.user_id, name=self.name, role=self.role)
+
+
+@dataclass(frozen=True)
+class _Row:
+    user: User
+    password_hash: str
+
+
+class UserStore(ABC):
+    """Accounts and their password hashes; satisfies ``application.ports.PasswordChecker``."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+        # Checking a password for an unknown user costs the same as for a known
+        # one, so response times do not tell which user ids exist.
+        self._dummy_hash = self.hasher.hash("not a password of anyone")
+
+    # -- the contract ----------------------------------------------------------
+
+    def add(
+        self,
+        user_id: str,
+        name: str,
+        role: Role | str,
+        password: str,
+        party_name: str | None = None,
+    ) -> User:
+        """Create an account; ValueError on a duplicate id, a bad role or a short password."""
+        user = User(
+            user_id=_check_user_id(user_id),
+            name=_check_text(name, "name"),
+            role=_check_role(role),
+            party_name=None,
+        )
+        if party_name is not None and user.role != Role.RESPONSIBLE_PARTY:
+            raise ValueError(
+                f"party_name is for responsible parties only; {user_id} is a {user.role.value}"
+            )
+        if user.role == Role.RESPONSIBLE_PARTY:
+            chosen = user.name if party_name is None else party_name
+            user = User(user.user_id, user.name, user.role, _check_text(chosen, "party name"))
+        password_hash = self.hasher.hash(_check_password(password))
+        if not self._insert(_Row(user, password_hash)):
+            raise ValueError(f"a user with id {user_id!r} already exists")
+        return user
+
+    def get(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+        row = self._select(user_id)
+        return row.user if row else None
+
+    def list(self) -> list[User]:
+        """Every user, by id."""
+        return sorted((row.user for row in self._select_all()), key=lambda u: u.user_id)
+
+    def set_password(self, user_id: str, password: str) -> None:
+        """Replace a user's password; KeyError if there is no such user."""
+        password_hash = self.hasher.hash(_check_password(password))
+        if not self._update_hash(user_id, password_hash):
+            raise KeyError(user_id)
+
+    def check_password(self, user_id: str, password: str) -> bool:
+        """Whether ``password`` is the user's; False for an unknown user."""
+        return self.authenticate(user_id, password) is not None
+
+    def authenticate(self, user_id: str, password: str) -> User | None:
+        """The user if ``password`` is theirs, else None."""
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+            return None
+        known_form = isinstance(user_id, str) and USER_ID_PATTERN.match(user_id)
+        row = self._select(user_id) if known_form else None
+        if row is None:
+            _verify(self.hasher, self._dummy_hash, password)
+            return None
+        if not _verify(self.hasher, row.password_hash, password):
+            return None
+        if self.hasher.check_needs_rehash(row.password_hash):
+            # The hashing cost was raised since this password was set.
+            self._update_hash(user_id, self.hasher.hash(password))
+        return row.user
+
+    def close(self) -> None:  # noqa: B027 - an optional hook; most stores hold nothing
+        """Release connections, if any."""
+
+    # -- storage ---------------------------------------------------------------
+
+    @abstractmethod
+    def _insert(self, row: _Row) -> bool:
+        """Insert; False if the id is taken."""
+
+    @abstractmethod
+    def _select(self, user_id: str) -> _Row | None: ...
+
+    @abstractmethod
+    def _select_all(self) -> list[_Row]: ...
+
+    @abstractmethod
+    def _update_hash(self, user_id: str, password_hash: str) -> bool:
+        """Replace the hash; False if there is no such user."""
+
+
+class InMemoryUserStore(UserStore):
+    """Users kept in the process, for the in-memory (popo) store and tests."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        super().__init__(hasher)
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
+
+    def _insert(self, row: _Row) -> bool:
+        with self._lock:
+            if row.user.user_id in self._rows:
+                return False
+            self._rows[row.user.user_id] = row
+            return True
+
+    def _select(self, user_id: str) -> _Row | None:
+        with self._lock:
+            return self._rows.get(user_id)
+
+    def _select_all(self) -> list[_Row]:
+        with self._lock:
+            return list(self._rows.values())
+
+    def _update_hash(self, user_id: str, password_hash: str) -> bool:
+        with self._lock:
+            row = self._rows.get(user_id)
+            if row is None:
+                return False
+            self._rows[user_id] = _Row(row.user, password_hash)
+            return True
+
+
+USERS_DDL = {
+    "sqlite": [
+        "CREATE TABLE IF NOT EXISTS rectify_users ("
+        " user_id TEXT PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " role TEXT NOT NULL,"
+        " party_name TEXT,"
+        " password_hash TEXT NOT NULL,"
+        " created_at REAL NOT NULL)",
+    ],
+    "postgres": [
+        "CREATE TABLE IF NOT EXISTS rectify_users ("
+        " user_id TEXT PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " role TEXT NOT NULL,"
+        " party_name TEXT,"
+        " password_hash TEXT NOT NULL,"
+        " created_at DOUBLE PRECISION NOT NULL)",
+    ],
+}
+
+_COLUMNS = "user_id, name, role, party_name, password_hash"
+
+
+class SqlUserStore(UserStore):
+    """Users in the table ``rectify_users`` of the events' database."""
+
+    def __init__(
+        self,
+        database: SideDatabase,
+        hasher: PasswordHasher | None = None,
+        *,
+        owns_database: bool = False,
+    ) -> None:
+        super().__init__(hasher)
+        self.database = database
+        self._owns_database = owns_database
+        database.ensure_tables(USERS_DDL)
+
+    def _insert(self, row: _Row) -> bool:
+        user = row.user
+        with self.database.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO rectify_users ({_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO NOTHING",
+                (user.user_id, user.name, user.role.value, user.party_name,
+                 row.password_hash, time.time()),
+            )
+            return tx.rowcount() == 1
+
+    def _select(self, user_id: str) -> _Row | None:
+        rows = self.database.execute(
+            f"SELECT {_COLUMNS} FROM rectify_users WHERE user_id = ?", (user_id,), write=False
+        )
+        return _row(rows[0]) if rows else None
+
+    def _select_all(self) -> list[_Row]:
+        rows = self.database.execute(f"SELECT {_COLUMNS} FROM rectify_users", write=False)
+        return [_row(r) for r in rows]
+
+    def _update_hash(self, user_id: str, password_hash: str) -> bool:
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE rectify_users SET password_hash = ? WHERE user_id = ?",
+                (password_hash, user_id),
+            )
+            return tx.rowcount() == 1
+
+    def close(self) -> None:
+        """Close the database connection if this store opened it."""
+        if self._owns_database:
+            self.database.close()
+
+
+def create_user_store(
+    database_url: str | None,
+    *,
+    hasher: PasswordHasher | None = None,
+    database: SideDatabase | None = None,
+) -> UserStore:
+    """The user store for a database URL, chosen as ``environment_for`` chooses the events'.
+
+    SQLite and PostgreSQL: the table ``rectify_users`` in the same database;
+    ``popo://``: in memory. ``database`` shares an already open side-table
+    connection instead of opening one.
+    """
+    owns_database = database is None
+    if database is None:
+        database = side_database_for(environment_for(database_url))
+    if database is None:
+        return InMemoryUserStore(hasher)
+    return SqlUserStore(database, hasher, owns_database=owns_database)
+
+
+def _row(values: tuple) -> _Row:
+    user_id, name, role, party_name, password_hash = values
+    return _Row(User(user_id, name, Role(role), party_name), password_hash)
+
+
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeEncodeError):
+        # UnicodeEncodeError: a lone surrogate cannot be anyone's password.
+        return False
+
+
+def _check_user_id(user_id: str) -> str:
+    if not isinstance(user_id, str) or not USER_ID_PATTERN.match(user_id):
+        raise ValueError(
+            f"user id {user_id!r} is not valid: use 1 to 64 letters, digits, '.', '_', '@' "
+            "or '-', starting with a letter or digit"
+        )
+    return user_id
+
+
+def _check_text(value: str, what: str) -> str:
+    text = (value or "").strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValueError(f"the {what} is required")
+    if len(text) > MAX_NAME_LENGTH:
+        raise ValueError(f"the {what} is longer than {MAX_NAME_LENGTH} characters")
+    return text
+
+
+def _check_role(role: Role | str) -> Role:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        parsed = None
+    if parsed not in LOGIN_ROLES:
+        names = ", ".join(r.value for r in LOGIN_ROLES)
+        raise ValueError(f"role {role!r} is not one of: {names}")
+    return parsed
+
+
+def _check_password(password: str) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the password is not valid Unicode text") from None
+    return password
