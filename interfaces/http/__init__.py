@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): resource-oriented paths over the rectification-case application."""

@@ -1,0 +1,262 @@
+"""The FastAPI application: :func:`create_app` wires routers, errors and middleware
+around a :class:`RectifyApp`; :func:`create_app_from_env` builds everything from
+the environment, for ``uvicorn --factory interfaces.http.app:create_app_from_env``
+and for gunicorn (see ``interfaces/http/asgi.py``).
+
+Other routers join with one line, and may use the same authentication::
+
+    from interfaces.http.security import current_user, require_roles
+    app.include_router(queries.router)
+
+A router may carry its own ``lifespan`` (e.g. to run projections in the
+process); FastAPI merges it into the app's when it is included.
+
+Serving: the endpoints that call the (synchronous) application are plain
+``def`` and run in AnyIO's thread pool. On PostgreSQL the pool is sized to the
+event store's connections (``POSTGRES_POOL_SIZE`` + ``POSTGRES_MAX_OVERFLOW``,
+5 + 10 by default), so a request never waits for a connection the library
+would give up on after its timeout; ``RECTIFY_HTTP_THREADS`` overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from application.app import RectifyApp
+from infrastructure.bootstrap import build_app
+from infrastructure.evidence import EvidenceStore, evidence_store_for
+from infrastructure.idempotency import (
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    SqlIdempotencyStore,
+)
+from infrastructure.persistence import database_url_from_env, environment_for
+from infrastructure.side_tables import SideDatabase, side_database_for
+from infrastructure.tokens import TokenIssuer, load_or_create_secret
+from infrastructure.users import UserStore, create_user_store
+from interfaces.http.commands import Commands, SaveObserver
+from interfaces.http.middleware import (
+    BodyLimitMiddleware,
+    IdempotencyMiddleware,
+    WriteGuardMiddleware,
+)
+from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from interfaces.http.routers import (
+    auth,
+    cases,
+    checklists,
+    inspections,
+    orders,
+    sites,
+    verifications,
+)
+from interfaces.http.routers import evidence as evidence_routes
+from interfaces.http.security import Authenticator
+
+TOKEN_SECRET_VARIABLE = "RECTIFY_TOKEN_SECRET"
+TOKEN_TTL_VARIABLE = "RECTIFY_TOKEN_TTL_MINUTES"
+THREADS_VARIABLE = "RECTIFY_HTTP_THREADS"
+
+DESCRIPTION = """
+Rectification cases (隐患整改): inspect a site, report hazards, order them put
+right, verify, and close (销号). Every change is an event.
+
+**Logging in.** `POST /token` with a user id and password (OAuth2 password
+flow; Swagger UI's *Authorize* button does it) returns a bearer token that
+expires. Roles: inspector, responsible party, supervisor, auditor. A request its
+role may not make is refused with 403 and records nothing; an auditor's every
+change is refused before anything else about it is looked at. A responsible
+party sees only the orders addressed to them (and their cases and
+verifications); another party's order is 403, not 404.
+
+**Versions.** Every record carries its `version`, also sent as a strong `ETag`
+(`"3"`). A change must send, in `If-Match`, the ETag it was based on — the
+record's own, or for a record created under another (a hazard under an
+inspection, an order or verification under a case) the parent's: missing → 428,
+malformed → 400, stale → 412 with the current ETag. Every command answers with
+the new version of each record it changed and the log `position` of its last
+event (also `X-Log-Position`).
+
+**Retries.** A `POST` command may carry an `Idempotency-Key` (per user): a retry
+with the same key and body returns the first successful response
+(`Idempotent-Replayed: true`) and records nothing new; the same key with another
+body is 422. An error response is not kept, since it recorded nothing.
+
+**Signed actions.** Closing a case and granting an extension take the
+supervisor's password again; the event records signer, time and meaning. A
+wrong password is 403 (rule `signature_rejected`).
+
+**Errors** are `application/problem+json`: `detail` says what was refused and
+`rule` names the rule (`errors` lists wrong fields). Bodies over 1 MiB (20 MiB
+for `POST /evidence`) are 413.
+"""
+
+TAGS = [
+    {"name": "users", "description": "Logging in; who am I."},
+    {"name": "sites", "description": "Sites to be inspected (受检场所)."},
+    {"name": "checklists", "description": "Versioned checklist templates (检查表)."},
+    {"name": "inspections", "description": "Inspections (检查) and the hazards they find."},
+    {"name": "cases", "description": "A hazard (隐患) with its orders and verifications."},
+    {"name": "orders", "description": "Rectification orders (整改通知)."},
+    {"name": "verifications", "description": "Verifications (复查验收)."},
+    {"name": "evidence", "description": "Photos and documents, stored by SHA-256."},
+]
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry of this command safe: the same key (per user) and body "
+    "return the first response and record nothing new; 1 to 255 visible ASCII characters.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "6f1c2d7e-retry-safe-key",
+}
+NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence"})
+
+
+def _package_version() -> str:
+    try:
+        return distribution_version("rectify")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(
+    rectify: RectifyApp,
+    users: UserStore,
+    *,
+    idempotency: IdempotencyStore | None = None,
+    evidence: EvidenceStore | None = None,
+    token_secret: str | None = None,
+    token_ttl_minutes: int = 60,
+) -> FastAPI:
+    """The HTTP API over ``rectify``, logging users in from ``users``.
+
+    Stores not given are put beside the events (same SQLite file or PostgreSQL
+    database; in memory for popo): idempotency keys in ``rectify_idempotency``,
+    evidence per :mod:`infrastructure.evidence`, and — without
+    ``token_secret`` — a signing secret in ``rectify_secrets``, so every process
+    on the database accepts the others' tokens. The caller keeps ownership of
+    ``rectify`` and ``users``; connections opened here close at shutdown.
+    """
+    side: SideDatabase | None = None
+    if idempotency is None or evidence is None or token_secret is None:
+        side = side_database_for(rectify.env)
+    if idempotency is None:
+        idempotency = SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore()
+    if evidence is None:
+        evidence = evidence_store_for(rectify.env, side)
+    tokens = TokenIssuer(
+        token_secret or load_or_create_secret(side), ttl_minutes=token_ttl_minutes
+    )
+
+    closers: list[Callable[[], None]] = []
+    if side is not None:
+        closers.append(side.close)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threads = _thread_count(rectify)
+        if threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        try:
+            yield
+        finally:
+            for close in reversed(app.state.closers):
+                close()
+
+    app = FastAPI(
+        title="Rectify — rectification cases (隐患整改)",
+        version=_package_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.rectify = rectify
+    app.state.users = users
+    app.state.idempotency = idempotency
+    app.state.evidence = evidence
+    app.state.auth = Authenticator(tokens, users)
+    app.state.commands = Commands(rectify, users, evidence, SaveObserver(rectify))
+    app.state.closers = closers
+
+    install_problem_handlers(app)
+    for module in (
+        auth, sites, checklists, inspections, cases, orders, verifications, evidence_routes
+    ):
+        app.include_router(module.router)
+
+    # Added innermost first: a request meets the body limit, then the write
+    # guard, then the idempotency check (which needs the guard's user).
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(WriteGuardMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _thread_count(rectify: RectifyApp) -> int | None:
+    configured = os.environ.get(THREADS_VARIABLE, "").strip()
+    if configured:
+        return max(1, int(configured))
+    if rectify.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        return int(rectify.env.get("POSTGRES_POOL_SIZE") or 5) + int(
+            rectify.env.get("POSTGRES_MAX_OVERFLOW") or 10
+        )
+    return None
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with problem+json errors and the Idempotency-Key header."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            if method == "post" and path not in NOT_IDEMPOTENCY_KEYED:
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app_from_env() -> FastAPI:
+    """The API on ``RECTIFY_DATABASE_URL`` (default: ``./var/rectify.sqlite3``).
+
+    ``RECTIFY_TOKEN_SECRET`` signs tokens (at least 32 characters); without it a
+    secret kept in the database is used. ``RECTIFY_TOKEN_TTL_MINUTES`` (60) is
+    how long a token lives.
+    """
+    url = database_url_from_env()
+    side = side_database_for(environment_for(url))
+    users = create_user_store(url, database=side)
+    rectify = build_app(url, passwords=users)
+    app = create_app(
+        rectify,
+        users,
+        token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip() or None,
+        token_ttl_minutes=int(os.environ.get(TOKEN_TTL_VARIABLE, "").strip() or 60),
+    )
+    app.state.closers.insert(0, rectify.close)
+    if side is not None:
+        app.state.closers.insert(0, side.close)
+    return app

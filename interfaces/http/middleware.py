@@ -1,0 +1,321 @@
+"""What every request passes through before it reaches an endpoint.
+
+From the outside in:
+
+1. :class:`BodyLimitMiddleware` — a body over the limit (1 MiB; 20 MiB for an
+   evidence upload) is refused with 413 before it is read whole.
+2. :class:`WriteGuardMiddleware` — a state-changing request must carry a valid
+   token (else 401), and an auditor's is refused (403) before anything else
+   about it is looked at: auditors change nothing.
+3. :class:`IdempotencyMiddleware` — a POST with an ``Idempotency-Key`` is run
+   once per user and key; a retry gets the first response back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.values import Role
+from infrastructure.idempotency import Claim, IdempotencyStore, StoredResponse
+from interfaces.http.problems import ProblemError, problem_response
+from interfaces.http.security import TOKEN_PATH, USER_SCOPE_KEY, Authenticator
+
+MiB = 1024 * 1024
+DEFAULT_BODY_LIMIT = 1 * MiB
+EVIDENCE_BODY_LIMIT = 20 * MiB
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Requests that change state without a logged-in user: logging in.
+PUBLIC_WRITES = frozenset({("POST", TOKEN_PATH)})
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Content-addressed already: the same file uploaded twice is stored once.
+IDEMPOTENCY_EXEMPT_PATHS = frozenset({TOKEN_PATH, "/evidence"})
+REPLAYED_HEADER = "idempotent-replayed"
+# How long a retry waits for the same request, still running, to finish.
+IN_PROGRESS_WAIT_SECONDS = 10.0
+IN_PROGRESS_POLL_SECONDS = 0.05
+
+
+class BodyTooLarge(ProblemError):
+    """The request body passed its limit; raised from ``receive`` while it is read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than {limit} bytes ({limit // MiB} MiB) allowed here",
+            rule="body_too_large",
+        )
+
+
+async def _send_problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
+    response = problem_response(
+        error.status_code, str(error.detail), rule=error.rule, headers=error.headers
+    )
+    await response(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a size limit with 413, whether declared or streamed."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        default_limit: int = DEFAULT_BODY_LIMIT,
+        limits: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.limits = dict(limits or {("POST", "/evidence"): EVIDENCE_BODY_LIMIT})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get((scope["method"], scope["path"]), self.default_limit)
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _send_problem(scope, receive, send, ProblemError(
+                    400, "Content-Length must be a non-negative integer",
+                    rule="content_length_invalid",
+                ))
+                return
+            if int(declared) > limit:
+                await _send_problem(scope, receive, send, BodyTooLarge(limit))
+                return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge as error:
+            if started:
+                raise
+            await _send_problem(scope, receive, send, error)
+
+
+class WriteGuardMiddleware:
+    """Authenticate every state-changing request first; refuse auditors' at once.
+
+    The user found is left in the scope for the endpoint (see ``current_user``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in SAFE_METHODS
+            or (scope["method"], scope["path"]) in PUBLIC_WRITES
+        ):
+            await self.app(scope, receive, send)
+            return
+        auth: Authenticator = scope["app"].state.auth
+        header = Headers(scope=scope).get("authorization")
+        try:
+            user = await anyio.to_thread.run_sync(auth.user_for_header, header)
+        except ProblemError as error:
+            await _send_problem(scope, receive, send, error)
+            return
+        if user.role == Role.AUDITOR:
+            await _send_problem(scope, receive, send, ProblemError(
+                403,
+                f"{user.name} ({user.user_id}) is an auditor: auditors read everything "
+                "and change nothing",
+                rule="auditor_changes_nothing",
+            ))
+            return
+        scope[USER_SCOPE_KEY] = user
+        await self.app(scope, receive, send)
+
+
+def request_hash(body: bytes, content_type: str | None) -> str:
+    """A hash of the body that ignores JSON formatting (spacing, key order)."""
+    if content_type and "json" in content_type.lower():
+        try:
+            canonical = json.dumps(
+                json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+            ).encode("ascii")
+        except (ValueError, RecursionError):
+            canonical = body
+        else:
+            return "json:" + hashlib.sha256(canonical).hexdigest()
+    return "raw:" + hashlib.sha256(body).hexdigest()
+
+
+class IdempotencyMiddleware:
+    """Run a keyed POST once per user and key; replay its response to retries.
+
+    Only a successful (2xx) response is kept: an error records nothing, so its
+    key is freed and a retry is evaluated afresh. The same key with another
+    path or body is refused (422, ``idempotency_key_reused``); a retry arriving
+    while the first request still runs waits for it, and after
+    :data:`IN_PROGRESS_WAIT_SECONDS` gets 409 (``idempotency_key_in_use``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get(IDEMPOTENCY_HEADER)
+        user = scope.get(USER_SCOPE_KEY)
+        if (
+            scope["method"] != "POST"
+            or key is None
+            or scope["path"] in IDEMPOTENCY_EXEMPT_PATHS
+            or user is None
+        ):
+            await self.app(scope, receive, send)
+            return
+        if not IDEMPOTENCY_KEY_PATTERN.match(key):
+            await _send_problem(scope, receive, send, ProblemError(
+                400,
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                rule="idempotency_key_invalid",
+            ))
+            return
+
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away before it finished sending
+        store: IdempotencyStore = scope["app"].state.idempotency
+        query = scope.get("query_string", b"").decode("latin-1")
+        method_path = f"POST {scope['path']}" + (f"?{query}" if query else "")
+        fingerprint = request_hash(body, headers.get("content-type"))
+
+        begun = await anyio.to_thread.run_sync(
+            store.begin, user.user_id, key, method_path, fingerprint
+        )
+        waited = 0.0
+        while begun.claim == Claim.IN_PROGRESS and waited < IN_PROGRESS_WAIT_SECONDS:
+            await anyio.sleep(IN_PROGRESS_POLL_SECONDS)
+            waited += IN_PROGRESS_POLL_SECONDS
+            begun = await anyio.to_thread.run_sync(
+                store.begin, user.user_id, key, method_path, fingerprint
+            )
+
+        if begun.claim == Claim.REPLAY:
+            assert begun.response is not None
+            await _replay(begun.response, send)
+            return
+        if begun.claim == Claim.MISMATCH:
+            await _send_problem(scope, receive, send, ProblemError(
+                422,
+                f"Idempotency-Key {key!r} was already used for another request "
+                f"({begun.method_path} with a different body); use a new key",
+                rule="idempotency_key_reused",
+            ))
+            return
+        if begun.claim == Claim.IN_PROGRESS:
+            await _send_problem(scope, receive, send, ProblemError(
+                409,
+                f"a request with Idempotency-Key {key!r} is still being processed; retry later",
+                rule="idempotency_key_in_use",
+                headers={"Retry-After": "1"},
+            ))
+            return
+
+        await self._run_once(scope, receive, send, body, store, user.user_id, key)
+
+    async def _run_once(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        store: IdempotencyStore,
+        user_id: str,
+        key: str,
+    ) -> None:
+        body_sent = False
+
+        async def replay_body() -> Message:
+            nonlocal body_sent
+            if not body_sent:
+                body_sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 0
+        response_headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+
+        async def capturing_send(message: Message) -> None:
+            nonlocal status, response_headers
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                response_headers = [
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, value in message.get("headers", [])
+                ]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capturing_send)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(store.abandon, user_id, key)
+            raise
+        if 200 <= status < 300:
+            stored = StoredResponse(status, response_headers, b"".join(chunks))
+            await anyio.to_thread.run_sync(store.complete, user_id, key, stored)
+        else:
+            await anyio.to_thread.run_sync(store.abandon, user_id, key)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    parts: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+async def _replay(response: StoredResponse, send: Send) -> None:
+    headers: list[tuple[bytes, bytes]] = [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+    ]
+    headers.append((REPLAYED_HEADER.encode("latin-1"), b"true"))
+    start: dict[str, Any] = {
+        "type": "http.response.start", "status": response.status, "headers": headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})

@@ -1,0 +1,46 @@
+"""Logging in (OAuth2 password flow) and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+
+from infrastructure.users import User
+from interfaces.http.problems import ProblemError, problem_responses
+from interfaces.http.schemas.views import TokenView, UserView
+from interfaces.http.security import TOKEN_PATH, current_user
+
+router = APIRouter(tags=["users"])
+
+
+@router.post(TOKEN_PATH, response_model=TokenView, responses=problem_responses(401, 413, 422))
+def log_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=64, description="The user id.")],
+    password: Annotated[str, Form(max_length=1024, json_schema_extra={"format": "password"})],
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+) -> TokenView:
+    """Exchange a user id and password for a bearer token (OAuth2 password flow).
+
+    This is what Swagger UI's *Authorize* button calls. A wrong user id or
+    password is 401 (rule `invalid_credentials`), the same for both.
+    """
+    user = request.app.state.users.authenticate(username, password)
+    if user is None:
+        raise ProblemError(
+            401,
+            "the user id or password is wrong",
+            rule="invalid_credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    issued = request.app.state.auth.tokens.issue(user.user_id)
+    return TokenView(
+        access_token=issued.access_token, token_type="bearer", expires_in=issued.expires_in
+    )
+
+
+@router.get("/users/me", response_model=UserView, responses=problem_responses(401))
+def who_am_i(user: Annotated[User, Depends(current_user)]) -> UserView:
+    """The logged-in user: id, name, role. Roles: all."""
+    return UserView.of(user)
