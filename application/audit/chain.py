@@ -208,6 +208,12 @@ class AuditChainProjection(Projection[AuditChainView]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.chain_through(tracking)
 
+    def process_batch(self, items: Sequence[tuple[Any, Tracking]]) -> None:
+        """Chain a runner's page of events in one transaction (the view reads the
+        stored events itself, so only the last position matters)."""
+        if items:
+            self.view.chain_through(items[-1][1])
+
 
 # -- verifying ------------------------------------------------------------------------------
 

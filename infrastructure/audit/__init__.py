@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -19,17 +19,19 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from application.app import RectifyApp
-from application.audit.chain import AuditChainView
+from application.audit.chain import AuditChainProjection, AuditChainView
 from application.audit.service import AuditService
 from infrastructure.audit.memory import InMemoryAuditChain, ScanningEventLocator
 from infrastructure.audit.postgres import PostgresAuditChain, PostgresEventLocator
 from infrastructure.audit.sqlite import SQLiteAuditChain, SQLiteEventLocator
+from infrastructure.projections.runner import ProjectionRunner
 
 __all__ = [
     "InMemoryAuditChain",
     "PostgresAuditChain",
     "SQLiteAuditChain",
     "audit_chain_for",
+    "audit_chain_runner",
     "build_audit",
     "event_locator_for",
 ]
@@ -78,3 +80,10 @@ def event_locator_for(app: RectifyApp) -> EventLocator:
 def build_audit(app: RectifyApp) -> AuditService:
     """The audit service of ``app``: timelines, as-of states, the log, the chain."""
     return AuditService(app, chain=audit_chain_for(app), locator=event_locator_for(app))
+
+
+def audit_chain_runner(app: RectifyApp, **options: Any) -> ProjectionRunner[AuditChainView]:
+    """A projection runner that keeps ``app``'s hash chain up to date (in a thread
+    with ``start()``, or synchronously with ``catch_up()``); ``options`` go to
+    :class:`~infrastructure.projections.runner.ProjectionRunner` (e.g. ``lock=``)."""
+    return ProjectionRunner(app, AuditChainProjection(audit_chain_for(app)), **options)
