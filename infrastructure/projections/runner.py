@@ -202,6 +202,7 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
                     subscription = self._subscription
                     assert subscription is not None
                     self._apply(subscription.next_batch())
+                    self.last_error = None
                 except IntegrityError as conflict:
                     log.info("projection %s: %s; re-reading its position", self.name, conflict)
                     self._resync()

@@ -50,6 +50,7 @@ from interfaces.http.middleware import (
     WriteGuardMiddleware,
 )
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from interfaces.http.routers import audit as audit_routes
 from interfaces.http.routers import (
     auth,
     cases,
@@ -60,6 +61,7 @@ from interfaces.http.routers import (
     verifications,
 )
 from interfaces.http.routers import evidence as evidence_routes
+from interfaces.http.routers import queries as read_model_routes
 from interfaces.http.security import Authenticator
 
 TOKEN_SECRET_VARIABLE = "RECTIFY_TOKEN_SECRET"
