@@ -196,6 +196,9 @@ def create_app(
         auth, sites, checklists, inspections, cases, orders, verifications, evidence_routes
     ):
         app.include_router(module.router)
+    # The read models: work queues, search, history, dashboard, /health (and
+    # the projections that keep them, run by the router's lifespan).
+    app.include_router(read_model_routes.router)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
