@@ -15,6 +15,7 @@ import typer
 from interfaces.cli import users
 from interfaces.cli.audit import app as audit_app
 from interfaces.cli.options import DatabaseUrl
+from interfaces.cli.projections import app as projections_app
 
 app = typer.Typer(
     name="rectify",
@@ -25,6 +26,7 @@ app = typer.Typer(
 # Command groups, one module each under interfaces/cli/.
 app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
+app.add_typer(projections_app, name="projections")
 
 
 def installed_version() -> str:

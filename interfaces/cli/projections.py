@@ -1,0 +1,204 @@
+"""``rectify projections``: run, rebuild, check and inspect the read models."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from application.app import RectifyApp
+from infrastructure.bootstrap import build_app
+from infrastructure.projections import maintenance
+from infrastructure.projections.host import ReadModelHost
+from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
+from interfaces.cli.options import DatabaseUrl, fail
+
+app = typer.Typer(
+    name="projections",
+    help="Run, rebuild, check and inspect the read models (work queues, search, dashboards).",
+    no_args_is_help=True,
+)
+
+console = Console(highlight=False, soft_wrap=True)
+MAX_SHOWN_DIFFERENCES = 20
+
+Name = Annotated[
+    str | None,
+    typer.Argument(help=f"One projection ({', '.join(PROJECTION_NAMES)}); default: all."),
+]
+
+
+def _names(name: str | None) -> tuple[str, ...]:
+    if name is None:
+        return PROJECTION_NAMES
+    if name not in PROJECTION_NAMES:
+        raise typer.BadParameter(
+            f"no projection named {name!r}; known: {', '.join(PROJECTION_NAMES)}",
+            param_hint="NAME",
+        )
+    return (name,)
+
+
+@contextmanager
+def _opened(database_url: str | None) -> Iterator[tuple[RectifyApp, ReadModelStore]]:
+    rectify = build_app(database_url)
+    store = ReadModelStore(rectify)
+    try:
+        yield rectify, store
+    finally:
+        store.close()
+        rectify.close()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def rebuild(name: Name = None, database_url: DatabaseUrl = None) -> None:
+    """Rebuild read models from the whole event log, then put them in service.
+
+    The rebuild fills scratch tables while the live ones keep answering; the
+    swap is one transaction. Running workers carry on from the rebuilt position.
+    """
+    names = _names(name)
+    with _opened(database_url) as (rectify, store):
+        head = rectify.recorder.max_notification_id() or 0
+        for projection in names:
+            started = time.perf_counter()
+            with _progress() as progress:
+                task = progress.add_task(projection, total=max(head, 1), rate="")
+
+                def advance(
+                    count: int, position: int, task: Any = task, t0: float = started
+                ) -> None:
+                    rate = count / max(time.perf_counter() - t0, 1e-9)
+                    progress.update(
+                        task, completed=min(position, head), rate=f"{rate:,.0f} events/s"
+                    )
+
+                report = maintenance.rebuild(rectify, store, projection, progress=advance)
+                progress.update(task, completed=max(head, 1))
+            console.print(
+                f"{projection}: {report.events:,} events in {report.seconds:.2f} s "
+                f"({report.events_per_second:,.0f} events/s), at position {report.position or 0}"
+            )
+
+
+@app.command()
+def check(name: Name = None, database_url: DatabaseUrl = None) -> None:
+    """Rebuild into scratch tables and compare with the live read models.
+
+    Prints every difference (up to 20 per projection in full) and exits with
+    status 1 if there is any.
+    """
+    names = _names(name)
+    failed = False
+    with _opened(database_url) as (rectify, store):
+        for projection in names:
+            report = maintenance.check(rectify, store, projection)
+            rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())
+            behind = max(0, report.head - (report.position or 0))
+            note = f"; {behind} positions behind the log" if behind else ""
+            if report.ok:
+                console.print(
+                    f"{projection}: live equals rebuild at position {report.position or 0} "
+                    f"({rows}){note}"
+                )
+                continue
+            failed = True
+            console.print(
+                f"{projection}: {len(report.differences)} rows differ from a rebuild "
+                f"at position {report.position or 0}{note}"
+            )
+            for difference in report.differences[:MAX_SHOWN_DIFFERENCES]:
+                key = ", ".join(f"{k}={v}" for k, v in difference.key.items())
+                if difference.live is None:
+                    console.print(f"  {difference.table} [{key}]: missing from the live table")
+                elif difference.rebuilt is None:
+                    console.print(f"  {difference.table} [{key}]: in the live table only")
+                else:
+                    changes = "; ".join(
+                        f"{c}: live {difference.live[c]!r} ≠ rebuilt {difference.rebuilt[c]!r}"
+                        for c in difference.columns
+                    )
+                    console.print(f"  {difference.table} [{key}]: {changes}")
+            hidden = len(report.differences) - MAX_SHOWN_DIFFERENCES
+            if hidden > 0:
+                console.print(f"  … and {hidden} more")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(database_url: DatabaseUrl = None) -> None:
+    """Each projection's position, the head of the log, the lag, and (on
+    PostgreSQL) which worker process holds it."""
+    with _opened(database_url) as (rectify, store):
+        table = Table("projection", "position", "head", "lag", "worker")
+        for state in maintenance.status(rectify, store):
+            worker = "-" if state.worker_pid is None else f"pid {state.worker_pid}"
+            if not store.is_postgres:
+                worker = "n/a"
+            table.add_row(
+                state.name, str(state.position or 0), str(state.head), str(state.lag), worker
+            )
+        console.print(table)
+
+
+@app.command()
+def run(
+    name: Name = None,
+    database_url: DatabaseUrl = None,
+    overdue_seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Seconds between overdue checks (default: RECTIFY_OVERDUE_CHECK_SECONDS or 60; "
+            "0: none).",
+        ),
+    ] = None,
+) -> None:
+    """Follow the log and keep the read models up to date until stopped (Ctrl-C, SIGTERM).
+
+    For PostgreSQL deployments with several API processes (set
+    RECTIFY_PROJECTIONS=external for them): any number of workers may run; one
+    advances each projection, the others take over if it stops.
+    """
+    names = _names(name)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    rectify = build_app(database_url)
+    host = ReadModelHost(rectify, names=names, overdue_interval=overdue_seconds)
+    try:
+        host.start()
+        console.print(f"following the log for {', '.join(names)}; Ctrl-C to stop")
+        while not stop.wait(0.5):
+            if host.failed:
+                break
+    finally:
+        host.close()
+        rectify.close()
+    for projection, error in host.failed.items():
+        raise fail(f"projection {projection} stopped: {type(error).__name__}: {error}")
