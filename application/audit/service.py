@@ -419,10 +419,16 @@ class AuditService:
         ``state`` is the event exactly as stored (UTF-8 JSON text, or base64 if
         the store compresses or encrypts), and ``chain_hash`` its link in the
         hash chain (None until chained), so an export can be checked offline.
+        The filter is checked at once, before anything is read or streamed.
         """
+        log_filter = log_filter or LogFilter()
+        topics_for(log_filter.event_types)
+        return self._export_records(log_filter)
+
+    def _export_records(self, log_filter: LogFilter) -> Iterator[dict[str, Any]]:
         links = self._links_from(0)
         link = next(links, None)
-        for notification, event in self._scan(log_filter or LogFilter(), 0):
+        for notification, event in self._scan(log_filter, 0):
             if event is None:
                 continue
             while link is not None and link.position < notification.id:
@@ -451,22 +457,13 @@ class AuditService:
             }
 
     def export_jsonl(self, log_filter: LogFilter | None = None) -> Iterator[str]:
-        """The export as JSON Lines, one event per line."""
-        for record in self.export_records(log_filter):
-            yield json.dumps(record, ensure_ascii=False) + "\n"
+        """The export as JSON Lines, one event per line (the filter checked at once)."""
+        records = self.export_records(log_filter)
+        return (json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
     def export_csv(self, log_filter: LogFilter | None = None) -> Iterator[str]:
         """The export as CSV with a header row; ``state`` is the stored JSON text."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.EXPORT_FIELDS, lineterminator="\r\n")
-        writer.writeheader()
-        for rows, record in enumerate(self.export_records(log_filter), 1):
-            writer.writerow(record)
-            if rows % 200 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+        return _csv_chunks(self.export_records(log_filter), self.EXPORT_FIELDS)
 
     # -- the hash chain -------------------------------------------------------------------------
 
@@ -503,6 +500,19 @@ class AuditService:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _csv_chunks(records: Iterator[dict[str, Any]], fieldnames: Sequence[str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\r\n")
+    writer.writeheader()
+    for rows, record in enumerate(records, 1):
+        writer.writerow(record)
+        if rows % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _concerns(event: Any, hazard: Hazard) -> bool:

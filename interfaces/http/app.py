@@ -199,6 +199,7 @@ def create_app(
     # The read models: work queues, search, history, dashboard, /health (and
     # the projections that keep them, run by the router's lifespan).
     app.include_router(read_model_routes.router)
+    app.include_router(audit_routes.router)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
