@@ -449,6 +449,14 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+IGNORED = {
+    "Inspection.HazardReported": "the hazard's own Reported event opens the case",
+    "OrderNumberSequence.Started": "numbers are on the orders themselves",
+    "OrderNumberSequence.Allocated": "numbers are on the orders themselves",
+}
+"""Events this read model has no use for, and why."""
+
+
 def case_changes(event: Any, ctx: EventContext) -> list[Change]:
     """What ``event`` does to the ``cases`` read model (nothing, for events it ignores)."""
     handler = HANDLERS.get(type(event).__qualname__)

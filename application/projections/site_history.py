@@ -358,6 +358,18 @@ HANDLERS: dict[str, Callable[[Any, EventContext], list[Change]]] = {
 }
 
 
+IGNORED = {
+    "Inspection.HazardReported": "echoes the hazard's Reported event",
+    "Hazard.OrderIssued": "echoes the order's Issued event",
+    "Hazard.CompletionReported": "echoes the order's CompletionReported event",
+    "Hazard.VerificationPassed": "echoes the verification's Performed event",
+    "Hazard.VerificationFailed": "echoes the verification's Performed event",
+    "OrderNumberSequence.Started": "not about a site",
+    "OrderNumberSequence.Allocated": "not about a site",
+}
+"""Events that add no row to a site's history, and why."""
+
+
 def history_changes(event: Any, ctx: EventContext) -> list[Change]:
     """What ``event`` adds to the ``site_history`` read model."""
     handler = HANDLERS.get(type(event).__qualname__)

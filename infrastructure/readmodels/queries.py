@@ -268,7 +268,10 @@ class ReadModelQueries:
                 where.add(f"{column} <= ?", high.isoformat())
         _case_scope(where, scope)
         direction = "DESC" if descending else "ASC"
-        order_by = f"{SORTS[sort]} {direction} NULLS LAST, c.case_id {direction}"
+        # Every sort key is text; PostgreSQL is told to compare it by code point,
+        # as SQLite does, so both databases give one order.
+        collate = ' COLLATE "C"' if self.dialect == "postgres" else ""
+        order_by = f"{SORTS[sort]}{collate} {direction} NULLS LAST, c.case_id {direction}"
         return self._page(_CASE_SELECT, where, order_by, limit, offset)
 
     # -- sites -----------------------------------------------------------------------
