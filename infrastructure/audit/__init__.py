@@ -24,6 +24,7 @@ from application.audit.service import AuditService
 from infrastructure.audit.memory import InMemoryAuditChain, ScanningEventLocator
 from infrastructure.audit.postgres import PostgresAuditChain, PostgresEventLocator
 from infrastructure.audit.sqlite import SQLiteAuditChain, SQLiteEventLocator
+from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "audit_chain_for",
     "audit_chain_runner",
     "build_audit",
+    "chain_lock",
     "event_locator_for",
 ]
 
@@ -80,6 +82,16 @@ def event_locator_for(app: RectifyApp) -> EventLocator:
 def build_audit(app: RectifyApp) -> AuditService:
     """The audit service of ``app``: timelines, as-of states, the log, the chain."""
     return AuditService(app, chain=audit_chain_for(app), locator=event_locator_for(app))
+
+
+def chain_lock(app: RectifyApp) -> WorkerLock:
+    """Who may advance the chain: on PostgreSQL, the holder of an advisory lock named
+    after the projection (several API processes and workers may run it); elsewhere
+    anyone (the chain's own write lock and tracking keep it exactly once anyway)."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresAdvisoryLock(dict(recorder.datastore.pool.kwargs), AuditChainProjection.name)
+    return NoLock()
 
 
 def audit_chain_runner(app: RectifyApp, **options: Any) -> ProjectionRunner[AuditChainView]:

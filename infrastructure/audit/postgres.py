@@ -55,6 +55,13 @@ class PostgresAuditChain(PostgresTrackingRecorder, AuditChainView):
             ).format(self._chain)
         )
 
+    def create_table(self) -> None:
+        # Only this recorder's own tables, as they are: the library's version also
+        # migrates legacy multi-row tracking tables by renaming them.
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in self.sql_create_statements:
+                curs.execute(statement, prepare=False)
+
     @contextmanager
     def _writing(self) -> Iterator[Cursor[DictRow]]:
         with self.datastore.transaction(commit=True) as curs:

@@ -66,6 +66,13 @@ class SQLiteAuditChain(SQLiteTrackingRecorder, AuditChainView):
             "position INTEGER PRIMARY KEY, hash TEXT NOT NULL)",
         ]
 
+    def create_table(self) -> None:
+        # Only this recorder's own tables, as they are: the library's version also
+        # migrates a legacy ``tracking`` table, which is not this recorder's.
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self.create_table_statements:
+                c.execute(statement)
+
     @contextmanager
     def _writing(self) -> Iterator[SQLiteCursor]:
         with (

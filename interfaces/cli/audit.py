@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +19,7 @@ import typer
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
 from application.errors import ApplicationError
 from domain.errors import DomainError
-from infrastructure.audit import build_audit
+from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
 from infrastructure.bootstrap import build_app
 from interfaces.cli.options import DatabaseUrl, fail
 
@@ -327,12 +329,53 @@ def head(database_url: DatabaseUrl = None) -> None:
 
 
 @app.command()
-def chain(database_url: DatabaseUrl = None) -> None:
+def chain(
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep following the log until stopped (a worker, for "
+            "RECTIFY_PROJECTIONS=external deployments).",
+        ),
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Bring the hash chain up to date with the log (what the projection worker does)."""
+    if follow:
+        follow_chain(database_url)
+        return
     with open_audit(database_url) as service:
         added = service.catch_up()
         link = service.head()
         typer.echo(f"Chained {added} new events; head {link.anchor if link else '(empty)'}")
+
+
+def follow_chain(database_url: str | None) -> None:
+    """Run the chain's projection in this process until SIGINT or SIGTERM.
+
+    On PostgreSQL any number of these may run: an advisory lock lets one
+    advance the chain while the others stand by.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    rectify = build_app(database_url)
+    runner = audit_chain_runner(rectify, lock=chain_lock(rectify))
+    try:
+        runner.start()
+        typer.echo("following the log with the audit hash chain; Ctrl-C to stop")
+        while not stop.wait(0.5) and runner.is_running:
+            pass
+    finally:
+        runner.stop()
+        runner.join(timeout=10)
+        rectify.close()
+    if runner.error is not None:
+        raise fail(f"the audit chain stopped: {type(runner.error).__name__}: {runner.error}")
 
 
 @app.command()

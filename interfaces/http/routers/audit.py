@@ -23,9 +23,8 @@ from pydantic import BaseModel, Field
 from application.app import RectifyApp
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
 from domain.values import Role
-from infrastructure.audit import audit_chain_runner, build_audit
+from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
 from infrastructure.projections.host import INLINE, projections_mode
-from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import READ_ERRORS, ReadingAll
@@ -39,22 +38,13 @@ Auditing = Annotated[User, Depends(require_roles(Role.AUDITOR, Role.SUPERVISOR))
 """Auditors and supervisors: the global log, its export and the chain."""
 
 
-def _lock_for(rectify: RectifyApp) -> WorkerLock:
-    datastore = getattr(rectify.factory, "datastore", None)
-    pool = getattr(datastore, "pool", None)
-    kwargs = getattr(pool, "kwargs", None)
-    if rectify.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and kwargs:
-        return PostgresAdvisoryLock(dict(kwargs), "rectify_audit_chain")
-    return NoLock()
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Follow the log with the hash chain's projection while the API runs."""
     rectify: RectifyApp = app.state.rectify
     runner = None
     if projections_mode(rectify) == INLINE:
-        runner = audit_chain_runner(rectify, lock=_lock_for(rectify)).start()
+        runner = audit_chain_runner(rectify, lock=chain_lock(rectify)).start()
         app.state.audit_chain_runner = runner
     try:
         yield
