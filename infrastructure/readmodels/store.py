@@ -43,7 +43,12 @@ class ReadModelStore:
         elif isinstance(app.recorder, POPOApplicationRecorder):
             # Memory mode makes the library interlock readers and writers, as a
             # shared in-memory database needs.
-            name = f"file:rectify_rm_{uuid.uuid4().hex}?mode=memory&cache=shared"
+            # One database per application, however many stores are opened on
+            # it, as a file or a PostgreSQL database would be.
+            name = app.__dict__.setdefault(
+                "_rectify_read_model_database",
+                f"file:rectify_rm_{uuid.uuid4().hex}?mode=memory&cache=shared",
+            )
             self.datastore = SQLiteDatastore(name, lock_timeout=30)
             self._owns_datastore = True
         else:

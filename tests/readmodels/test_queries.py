@@ -84,6 +84,7 @@ def test_an_order_past_its_deadline_is_overdue_once_the_check_recorded_it(
     assert queries.queue("orders-overdue", EVERYTHING, today=today).total == 0
 
     with ReadModelHost(app, overdue_interval=0) as host:
+        host.runners["cases"].wait(sweep.log_position(), timeout=5)
         report = host.check_overdue()
     assert report.marked == [late.order]
     queries = caught_up(app, store)
