@@ -7,6 +7,7 @@ application, and the test then acts over HTTP as one of them.
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,7 +96,13 @@ class Api:
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {**self.headers(actor, if_match=if_match, key=key), **kwargs.pop("headers", {})}
-        return self.client.post(path, json=json, headers=headers, **kwargs)
+        if json is None:
+            return self.client.post(path, headers=headers, **kwargs)
+        # Encoded here, ASCII-escaped, so a test can send what httpx would refuse
+        # to encode (a lone surrogate) just as a hostile client could.
+        headers.setdefault("Content-Type", "application/json")
+        content = jsonlib.dumps(json, ensure_ascii=True).encode("ascii")
+        return self.client.post(path, content=content, headers=headers, **kwargs)
 
     def get(self, path: str, actor: Actor | None, **kwargs: Any) -> httpx.Response:
         return self.client.get(path, headers=self.headers(actor), **kwargs)
