@@ -189,3 +189,18 @@ def test_rectify_serve_answers_openapi_json(
 
     assert document["openapi"].startswith("3.")
     assert any(path.startswith("/token") for path in document["paths"])
+
+
+def test_serve_on_the_in_memory_store_serves_the_app_it_loaded_the_demo_into(
+    uvicorn_calls: list[dict[str, Any]],
+) -> None:
+    result = runner.invoke(cli, ["serve", "--demo", "--database-url", "popo://"])
+
+    assert result.exit_code == 0, result.output
+    [call] = uvicorn_calls
+    api = call["app"]
+    # A second process could not see an in-memory store: the app is handed over built.
+    assert not isinstance(api, str)
+    assert find_dataset(api.state.rectify) is not None
+    assert api.state.users.check_password("zhangming", "zhangming-demo")
+    assert "http://127.0.0.1:8000/docs" in result.stdout
