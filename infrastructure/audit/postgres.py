@@ -7,6 +7,7 @@ tracking table of the projection named ``rectify_audit_chain``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,11 @@ from application.audit.chain import AuditChainProjection, AuditChainView, ChainL
 EVENTS_TABLE = f"{RectifyApp.name.lower()}_events"
 CHAIN_TABLE = AuditChainProjection.name
 TRACKING_TABLE = f"{AuditChainProjection.name}_tracking"
+# A fixed key of PostgreSQL's advisory locks for creating the chain's tables
+# (the leading bytes of SHA-256 of "rectify:audit-chain:create").
+_CREATE_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"rectify:audit-chain:create").digest()[:8], "big", signed=True
+)
 
 
 class PostgresAuditChain(PostgresTrackingRecorder, AuditChainView):
@@ -59,6 +65,9 @@ class PostgresAuditChain(PostgresTrackingRecorder, AuditChainView):
         # Only this recorder's own tables, as they are: the library's version also
         # migrates legacy multi-row tracking tables by renaming them.
         with self.datastore.transaction(commit=True) as curs:
+            # Processes starting together would race on CREATE TABLE IF NOT EXISTS
+            # (it can fail on the catalogue's unique index): one at a time.
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK_KEY,))
             for statement in self.sql_create_statements:
                 curs.execute(statement, prepare=False)
 
