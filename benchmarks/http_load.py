@@ -119,10 +119,24 @@ def server(database_url: str, workers: int, projections: str) -> Iterator[str]:
     }
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - outlives this block, closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--worker-class", WORKER_CLASS,
-         "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", FACTORY],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            WORKER_CLASS,
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            FACTORY,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -156,18 +170,36 @@ def run_wrk(base: str, token: str, clients: int, seconds: int) -> Result:
     try:
         threads = max(1, min(clients, os.cpu_count() or 1))
         output = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s",
-             "--timeout", "10s", "-s", script.name, f"{base}/sites"],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(clients),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                f"{base}/sites",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     finally:
         os.unlink(script.name)
     line = next(line for line in output.splitlines() if line.startswith("JSON "))
     requests, status_errors, socket_errors, micros, p50, p90, p99, top, _ = line.split()[1:]
     return Result(
-        clients=clients, requests=int(requests),
-        failed=int(status_errors) + int(socket_errors), seconds=int(micros) / 1e6,
-        p50_ms=float(p50) / 1000, p90_ms=float(p90) / 1000, p99_ms=float(p99) / 1000,
+        clients=clients,
+        requests=int(requests),
+        failed=int(status_errors) + int(socket_errors),
+        seconds=int(micros) / 1e6,
+        p50_ms=float(p50) / 1000,
+        p90_ms=float(p90) / 1000,
+        p99_ms=float(p99) / 1000,
         max_ms=float(top) / 1000,
     )
 
@@ -206,8 +238,13 @@ def run_python(base: str, token: str, clients: int, seconds: int) -> Result:
         return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
     return Result(
-        clients=clients, requests=len(ordered), failed=failures[0], seconds=elapsed,
-        p50_ms=statistics.median(ordered), p90_ms=pct(0.90), p99_ms=pct(0.99),
+        clients=clients,
+        requests=len(ordered),
+        failed=failures[0],
+        seconds=elapsed,
+        p50_ms=statistics.median(ordered),
+        p90_ms=pct(0.90),
+        p99_ms=pct(0.99),
         max_ms=ordered[-1],
     )
 
@@ -228,9 +265,7 @@ def _conninfo(database_url: str) -> str:
     )
 
 
-def server_configuration(
-    database_url: str, workers: int, projections: str, tool: str
-) -> list[str]:
+def server_configuration(database_url: str, workers: int, projections: str, tool: str) -> list[str]:
     env = environment_for(database_url)
     pool = int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"])
     with psycopg.connect(_conninfo(database_url)) as conn:
@@ -260,8 +295,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="seconds before each level")
     parser.add_argument("--clients", default="1,16", help="comma-separated concurrency levels")
     parser.add_argument("--projections", choices=["inline", "external"], default="inline")
-    parser.add_argument("--tool", choices=["wrk", "python"],
-                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument(
+        "--tool", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
@@ -275,8 +311,9 @@ def main() -> None:
             token = httpx.post(
                 f"{base}/token", data={"username": USER, "password": PASSWORD}
             ).json()["access_token"]
-            probe = httpx.post(f"{base}/sites", json=SITE,
-                               headers={"Authorization": f"Bearer {token}"})
+            probe = httpx.post(
+                f"{base}/sites", json=SITE, headers={"Authorization": f"Bearer {token}"}
+            )
             assert probe.status_code == 201, probe.text
             results = []
             for clients in levels:
@@ -284,17 +321,22 @@ def main() -> None:
                     load(base, token, clients, args.warmup)
                 results.append(load(base, token, clients, args.duration))
             recorded = count_sites(database_url)
-        for line in server_configuration(database_url, args.workers, args.projections,
-                                         args.tool):
+        for line in server_configuration(database_url, args.workers, args.projections, args.tool):
             print(line)
     print()
-    print(f"{'clients':>7} {'requests':>9} {'failed':>6} {'req/s':>8} "
-          f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    print(
+        f"{'clients':>7} {'requests':>9} {'failed':>6} {'req/s':>8} "
+        f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+    )
     for r in results:
-        print(f"{r.clients:>7} {r.requests:>9} {r.failed:>6} {r.rate:>8.1f} "
-              f"{r.p50_ms:>7.2f} {r.p90_ms:>7.2f} {r.p99_ms:>7.2f} {r.max_ms:>7.1f}")
-    print(f"\nsites registered in the log: {recorded} "
-          "(every successful request of the warm-ups and runs, plus one probe)")
+        print(
+            f"{r.clients:>7} {r.requests:>9} {r.failed:>6} {r.rate:>8.1f} "
+            f"{r.p50_ms:>7.2f} {r.p90_ms:>7.2f} {r.p99_ms:>7.2f} {r.max_ms:>7.1f}"
+        )
+    print(
+        f"\nsites registered in the log: {recorded} "
+        "(every successful request of the warm-ups and runs, plus one probe)"
+    )
 
 
 if __name__ == "__main__":

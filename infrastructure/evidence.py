@@ -204,8 +204,7 @@ class TableEvidenceStore(EvidenceStore):
         self.database.execute(
             "INSERT INTO rectify_evidence (sha256, name, media_type, size, data, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-            (evidence.sha256, evidence.name, evidence.media_type, evidence.size, data,
-             time.time()),
+            (evidence.sha256, evidence.name, evidence.media_type, evidence.size, data, time.time()),
         )
 
     def _get(self, sha256: str) -> EvidenceFile | None:

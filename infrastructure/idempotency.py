@@ -154,7 +154,8 @@ class InMemoryIdempotencyStore(IdempotencyStore):
         cutoff = self._clock() - older_than_seconds
         with self._lock:
             old = [
-                k for k, r in self._records.items()
+                k
+                for k, r in self._records.items()
                 if r.response is not None and r.created_at < cutoff
             ]
             for k in old:
@@ -220,8 +221,14 @@ class SqlIdempotencyStore(IdempotencyStore):
                 "INSERT INTO rectify_idempotency"
                 " (user_id, idempotency_key, method_path, request_hash, state, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
-                (user_id, key, record.method_path, record.request_hash, _PENDING,
-                 record.created_at),
+                (
+                    user_id,
+                    key,
+                    record.method_path,
+                    record.request_hash,
+                    _PENDING,
+                    record.created_at,
+                ),
             )
             if tx.rowcount() == 1:
                 return None
@@ -254,8 +261,15 @@ class SqlIdempotencyStore(IdempotencyStore):
             "UPDATE rectify_idempotency"
             " SET state = ?, status = ?, headers = ?, body = ?, completed_at = ?"
             " WHERE user_id = ? AND idempotency_key = ?",
-            (_DONE, response.status, json.dumps(response.headers), response.body,
-             self._clock(), user_id, key),
+            (
+                _DONE,
+                response.status,
+                json.dumps(response.headers),
+                response.body,
+                self._clock(),
+                user_id,
+                key,
+            ),
         )
 
     def abandon(self, user_id: str, key: str) -> None:

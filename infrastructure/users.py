@@ -227,8 +227,14 @@ class SqlUserStore(UserStore):
             tx.execute(
                 f"INSERT INTO rectify_users ({_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id) DO NOTHING",
-                (user.user_id, user.name, user.role.value, user.party_name,
-                 row.password_hash, time.time()),
+                (
+                    user.user_id,
+                    user.name,
+                    user.role.value,
+                    user.party_name,
+                    row.password_hash,
+                    time.time(),
+                ),
             )
             return tx.rowcount() == 1
 

@@ -157,9 +157,7 @@ def create_app(
         idempotency = SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore()
     if evidence is None:
         evidence = evidence_store_for(rectify.env, side)
-    tokens = TokenIssuer(
-        token_secret or load_or_create_secret(side), ttl_minutes=token_ttl_minutes
-    )
+    tokens = TokenIssuer(token_secret or load_or_create_secret(side), ttl_minutes=token_ttl_minutes)
 
     closers: list[Callable[[], None]] = []
     if side is not None:
@@ -193,7 +191,14 @@ def create_app(
 
     install_problem_handlers(app)
     for module in (
-        auth, sites, checklists, inspections, cases, orders, verifications, evidence_routes
+        auth,
+        sites,
+        checklists,
+        inspections,
+        cases,
+        orders,
+        verifications,
+        evidence_routes,
     ):
         app.include_router(module.router)
     # The read models: work queues, search, history, dashboard, /health (and

@@ -85,10 +85,16 @@ class BodyLimitMiddleware:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _send_problem(scope, receive, send, ProblemError(
-                    400, "Content-Length must be a non-negative integer",
-                    rule="content_length_invalid",
-                ))
+                await _send_problem(
+                    scope,
+                    receive,
+                    send,
+                    ProblemError(
+                        400,
+                        "Content-Length must be a non-negative integer",
+                        rule="content_length_invalid",
+                    ),
+                )
                 return
             if int(declared) > limit:
                 await _send_problem(scope, receive, send, BodyTooLarge(limit))
@@ -146,12 +152,17 @@ class WriteGuardMiddleware:
             await _send_problem(scope, receive, send, error)
             return
         if user.role == Role.AUDITOR:
-            await _send_problem(scope, receive, send, ProblemError(
-                403,
-                f"{user.name} ({user.user_id}) is an auditor: auditors read everything "
-                "and change nothing",
-                rule="auditor_changes_nothing",
-            ))
+            await _send_problem(
+                scope,
+                receive,
+                send,
+                ProblemError(
+                    403,
+                    f"{user.name} ({user.user_id}) is an auditor: auditors read everything "
+                    "and change nothing",
+                    rule="auditor_changes_nothing",
+                ),
+            )
             return
         scope[USER_SCOPE_KEY] = user
         await self.app(scope, receive, send)
@@ -200,11 +211,16 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not IDEMPOTENCY_KEY_PATTERN.match(key):
-            await _send_problem(scope, receive, send, ProblemError(
-                400,
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                rule="idempotency_key_invalid",
-            ))
+            await _send_problem(
+                scope,
+                receive,
+                send,
+                ProblemError(
+                    400,
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    rule="idempotency_key_invalid",
+                ),
+            )
             return
 
         body = await _read_body(receive)
@@ -231,20 +247,30 @@ class IdempotencyMiddleware:
             await _replay(begun.response, send)
             return
         if begun.claim == Claim.MISMATCH:
-            await _send_problem(scope, receive, send, ProblemError(
-                422,
-                f"Idempotency-Key {key!r} was already used for another request "
-                f"({begun.method_path} with a different body); use a new key",
-                rule="idempotency_key_reused",
-            ))
+            await _send_problem(
+                scope,
+                receive,
+                send,
+                ProblemError(
+                    422,
+                    f"Idempotency-Key {key!r} was already used for another request "
+                    f"({begun.method_path} with a different body); use a new key",
+                    rule="idempotency_key_reused",
+                ),
+            )
             return
         if begun.claim == Claim.IN_PROGRESS:
-            await _send_problem(scope, receive, send, ProblemError(
-                409,
-                f"a request with Idempotency-Key {key!r} is still being processed; retry later",
-                rule="idempotency_key_in_use",
-                headers={"Retry-After": "1"},
-            ))
+            await _send_problem(
+                scope,
+                receive,
+                send,
+                ProblemError(
+                    409,
+                    f"a request with Idempotency-Key {key!r} is still being processed; retry later",
+                    rule="idempotency_key_in_use",
+                    headers={"Retry-After": "1"},
+                ),
+            )
             return
 
         await self._run_once(scope, receive, send, body, store, user.user_id, key)
@@ -315,7 +341,9 @@ async def _replay(response: StoredResponse, send: Send) -> None:
     ]
     headers.append((REPLAYED_HEADER.encode("latin-1"), b"true"))
     start: dict[str, Any] = {
-        "type": "http.response.start", "status": response.status, "headers": headers,
+        "type": "http.response.start",
+        "status": response.status,
+        "headers": headers,
     }
     await send(start)
     await send({"type": "http.response.body", "body": response.body, "more_body": False})

@@ -210,9 +210,7 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error(
-        "unhandled error on %s %s", request.method, request.url.path, exc_info=error
-    )
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
         500, "an unexpected error occurred; it has been logged", rule="internal_error"
     )

@@ -131,18 +131,34 @@ def walk_seed_scenario(client: httpx.Client, log: EventLog, cast: Cast) -> WalkR
     me = w.send(party, "GET", "/users/me").json()
     assert me["role"] == "responsible_party"
 
-    site = w.send(inspector, "POST", "/sites", status=201, records=["Site.Registered"], json={
-        "name": "陶表印盲人按摩店", "region": "安义县", "address": "安义县城",
-        "operator": "陶表印", "contact": "0791-83421001", "kind": "盲人按摩",
-    }).json()
+    site = w.send(
+        inspector,
+        "POST",
+        "/sites",
+        status=201,
+        records=["Site.Registered"],
+        json={
+            "name": "陶表印盲人按摩店",
+            "region": "安义县",
+            "address": "安义县城",
+            "operator": "陶表印",
+            "contact": "0791-83421001",
+            "kind": "盲人按摩",
+        },
+    ).json()
 
     # The auditor reads everything and changes nothing.
     w.send(auditor, "GET", f"/sites/{site['id']}")
     w.send(auditor, "POST", "/sites", json={"name": "x", "region": "y"}, status=403)
 
-    inspection = w.send(inspector, "POST", "/inspections", status=201,
-                        records=["Inspection.Opened"],
-                        json={"site_id": site["id"], "template_code": EPIDEMIC_2022}).json()
+    inspection = w.send(
+        inspector,
+        "POST",
+        "/inspections",
+        status=201,
+        records=["Inspection.Opened"],
+        json={"site_id": site["id"], "template_code": EPIDEMIC_2022},
+    ).json()
     inspection_id = inspection["id"]
     version = inspection["version"]
     for code in get_template(EPIDEMIC_2022).item_codes:
@@ -151,34 +167,81 @@ def walk_seed_scenario(client: httpx.Client, log: EventLog, cast: Cast) -> WalkR
             if code == "visitor-register"
             else {"result": "pass"}
         )
-        result = w.send(inspector, "POST", f"/inspections/{inspection_id}/items/{code}",
-                        json=body, if_match=version, records=["Inspection.ItemRecorded"]).json()
+        result = w.send(
+            inspector,
+            "POST",
+            f"/inspections/{inspection_id}/items/{code}",
+            json=body,
+            if_match=version,
+            records=["Inspection.ItemRecorded"],
+        ).json()
         version = result["version"]
 
     # A client still holding an old version is refused, and nothing is overwritten.
-    stale = w.send(inspector, "POST", f"/inspections/{inspection_id}/items/mask",
-                   json={"result": "na"}, if_match=version - 1, status=412)
+    stale = w.send(
+        inspector,
+        "POST",
+        f"/inspections/{inspection_id}/items/mask",
+        json={"result": "na"},
+        if_match=version - 1,
+        status=412,
+    )
     assert stale.headers["ETag"] == f'"{version}"'
 
-    hazard = w.send(inspector, "POST", f"/inspections/{inspection_id}/hazards", status=201,
-                    if_match=version, records=["Hazard.Reported", "Inspection.HazardReported"],
-                    json={"item_code": "visitor-register", "category": "疫情防控",
-                          "description": "未落实进出人员信息登记", "location": "前台",
-                          "severity": "general"}).json()
+    hazard = w.send(
+        inspector,
+        "POST",
+        f"/inspections/{inspection_id}/hazards",
+        status=201,
+        if_match=version,
+        records=["Hazard.Reported", "Inspection.HazardReported"],
+        json={
+            "item_code": "visitor-register",
+            "category": "疫情防控",
+            "description": "未落实进出人员信息登记",
+            "location": "前台",
+            "severity": "general",
+        },
+    ).json()
     case_id = hazard["id"]
-    w.send(inspector, "POST", f"/inspections/{inspection_id}/complete",
-           if_match=w.version_of("inspection", hazard), records=["Inspection.Completed"])
+    w.send(
+        inspector,
+        "POST",
+        f"/inspections/{inspection_id}/complete",
+        if_match=w.version_of("inspection", hazard),
+        records=["Inspection.Completed"],
+    )
 
-    issue = {"party": {"name": "陶表印", "contact": "0791-83421001", "user_id": party.user_id},
-             "measures": "建立进出人员信息登记簿，逐一登记"}
-    order = w.send(inspector, "POST", f"/cases/{case_id}/orders", status=201, if_match=1,
-                   key="order-for-visitor-register", json=issue,
-                   records=["RectificationOrder.Issued", "Hazard.OrderIssued",
-                            "OrderNumberSequence.Started", "OrderNumberSequence.Allocated"])
+    issue = {
+        "party": {"name": "陶表印", "contact": "0791-83421001", "user_id": party.user_id},
+        "measures": "建立进出人员信息登记簿，逐一登记",
+    }
+    order = w.send(
+        inspector,
+        "POST",
+        f"/cases/{case_id}/orders",
+        status=201,
+        if_match=1,
+        key="order-for-visitor-register",
+        json=issue,
+        records=[
+            "RectificationOrder.Issued",
+            "Hazard.OrderIssued",
+            "OrderNumberSequence.Started",
+            "OrderNumberSequence.Allocated",
+        ],
+    )
     # The response was lost; the retry with the same key gets it again, and no
     # second order is issued (though its If-Match is stale by now).
-    retried = w.send(inspector, "POST", f"/cases/{case_id}/orders", status=201, if_match=1,
-                     key="order-for-visitor-register", json=issue)
+    retried = w.send(
+        inspector,
+        "POST",
+        f"/cases/{case_id}/orders",
+        status=201,
+        if_match=1,
+        key="order-for-visitor-register",
+        json=issue,
+    )
     assert retried.json() == order.json()
     assert retried.headers["Idempotent-Replayed"] == "true"
     order_id = order.json()["id"]
@@ -186,39 +249,76 @@ def walk_seed_scenario(client: httpx.Client, log: EventLog, cast: Cast) -> WalkR
     # 陶表印 sees his order and acts on it.
     order_view = w.send(party, "GET", f"/orders/{order_id}").json()
     assert order_view["party"]["user_id"] == party.user_id
-    acked = w.send(party, "POST", f"/orders/{order_id}/acknowledge", if_match=1,
-                   records=["RectificationOrder.Acknowledged"]).json()
+    acked = w.send(
+        party,
+        "POST",
+        f"/orders/{order_id}/acknowledge",
+        if_match=1,
+        records=["RectificationOrder.Acknowledged"],
+    ).json()
     completion = {"note": "已建立登记簿", "evidence": []}
-    reported = w.send(party, "POST", f"/orders/{order_id}/completion-report",
-                      if_match=acked["version"], json=completion,
-                      records=["RectificationOrder.CompletionReported",
-                               "Hazard.CompletionReported"]).json()
+    reported = w.send(
+        party,
+        "POST",
+        f"/orders/{order_id}/completion-report",
+        if_match=acked["version"],
+        json=completion,
+        records=["RectificationOrder.CompletionReported", "Hazard.CompletionReported"],
+    ).json()
 
-    failed = w.send(inspector, "POST", f"/cases/{case_id}/verifications", status=201,
-                    if_match=w.version_of("case", reported),
-                    json={"passed": False, "findings": "登记簿只记录了姓名，缺联系方式"},
-                    records=["Verification.Performed",
-                             "RectificationOrder.ReopenedAfterFailedVerification",
-                             "Hazard.VerificationFailed"]).json()
-    reported = w.send(party, "POST", f"/orders/{order_id}/completion-report",
-                      if_match=w.version_of("order", failed),
-                      json={"note": "已补登联系方式", "evidence": []},
-                      records=["RectificationOrder.CompletionReported",
-                               "Hazard.CompletionReported"]).json()
-    passed = w.send(inspector, "POST", f"/cases/{case_id}/verifications", status=201,
-                    if_match=w.version_of("case", reported),
-                    json={"passed": True, "findings": "登记簿完整"},
-                    records=["Verification.Performed", "RectificationOrder.Fulfilled",
-                             "Hazard.VerificationPassed"]).json()
+    failed = w.send(
+        inspector,
+        "POST",
+        f"/cases/{case_id}/verifications",
+        status=201,
+        if_match=w.version_of("case", reported),
+        json={"passed": False, "findings": "登记簿只记录了姓名，缺联系方式"},
+        records=[
+            "Verification.Performed",
+            "RectificationOrder.ReopenedAfterFailedVerification",
+            "Hazard.VerificationFailed",
+        ],
+    ).json()
+    reported = w.send(
+        party,
+        "POST",
+        f"/orders/{order_id}/completion-report",
+        if_match=w.version_of("order", failed),
+        json={"note": "已补登联系方式", "evidence": []},
+        records=["RectificationOrder.CompletionReported", "Hazard.CompletionReported"],
+    ).json()
+    passed = w.send(
+        inspector,
+        "POST",
+        f"/cases/{case_id}/verifications",
+        status=201,
+        if_match=w.version_of("case", reported),
+        json={"passed": True, "findings": "登记簿完整"},
+        records=[
+            "Verification.Performed",
+            "RectificationOrder.Fulfilled",
+            "Hazard.VerificationPassed",
+        ],
+    ).json()
 
     case_version = w.version_of("case", passed)
-    wrong = w.send(supervisor, "POST", f"/cases/{case_id}/close", if_match=case_version,
-                   json={"reason": "复查合格，准予销号", "password": "not-my-password"},
-                   status=403)
+    wrong = w.send(
+        supervisor,
+        "POST",
+        f"/cases/{case_id}/close",
+        if_match=case_version,
+        json={"reason": "复查合格，准予销号", "password": "not-my-password"},
+        status=403,
+    )
     assert wrong.json()["rule"] == "signature_rejected"
-    w.send(supervisor, "POST", f"/cases/{case_id}/close", if_match=case_version,
-           json={"reason": "复查合格，准予销号", "password": supervisor.password},
-           records=["Hazard.Closed"])
+    w.send(
+        supervisor,
+        "POST",
+        f"/cases/{case_id}/close",
+        if_match=case_version,
+        json={"reason": "复查合格，准予销号", "password": supervisor.password},
+        records=["Hazard.Closed"],
+    )
 
     case = w.send(auditor, "GET", f"/cases/{case_id}").json()
     assert case["status"] == "closed"

@@ -26,8 +26,12 @@ def test_logging_in_gives_an_expiring_bearer_token(api: Api) -> None:
     assert token["token_type"] == "bearer"
     assert token["expires_in"] == 3600
     me = api.client.get("/users/me", headers={"Authorization": f"Bearer {token['access_token']}"})
-    assert me.json() == {"user_id": "taobiaoyin", "name": "陶表印",
-                         "role": "responsible_party", "party_name": "陶表印"}
+    assert me.json() == {
+        "user_id": "taobiaoyin",
+        "name": "陶表印",
+        "role": "responsible_party",
+        "party_name": "陶表印",
+    }
 
 
 @pytest.mark.parametrize(
@@ -89,8 +93,9 @@ def test_a_role_change_takes_effect_at_once(api: Api) -> None:
     rows = api.app.state.users._rows
     row = rows["chenxiaofeng"]
     rows["chenxiaofeng"] = replace(row, user=replace(row.user, role=Role.AUDITOR))
-    response = api.client.post("/sites", json={"name": "a", "region": "b"},
-                               headers={"Authorization": f"Bearer {token}"})
+    response = api.client.post(
+        "/sites", json={"name": "a", "region": "b"}, headers={"Authorization": f"Bearer {token}"}
+    )
     problem(response, 403, "auditor_changes_nothing")
 
 
@@ -146,9 +151,12 @@ def test_passwords_and_their_hashes_never_reach_the_event_log(backend_api: Api) 
     api = backend_api
     case = api.sweep.arrange_case(Stage.VERIFIED)
     password = PASSWORDS[ZHANG_MING.user_id]
-    closed = api.post(f"/cases/{case.hazard}/close", ZHANG_MING,
-                      {"reason": "复查合格", "password": password},
-                      if_match=api.version(case.hazard))
+    closed = api.post(
+        f"/cases/{case.hazard}/close",
+        ZHANG_MING,
+        {"reason": "复查合格", "password": password},
+        if_match=api.version(case.hazard),
+    )
     assert closed.status_code == 200
     stored = api.rectify.recorder.select_notifications(start=1, limit=10_000)
     everything = b"".join(bytes(n.state) for n in stored)

@@ -34,8 +34,7 @@ def test_state_changing_commands_carry_the_version_they_were_based_on(api: Api) 
     for path, body in [
         (ITEM.format(case.inspection_id), {"result": "pass"}),
         (f"/cases/{case.hazard}/regrade", {"severity": "major", "reason": "涉及多名顾客"}),
-        (f"/cases/{case.hazard}/orders", {"party": {"name": "a", "contact": "b"},
-                                           "measures": "c"}),
+        (f"/cases/{case.hazard}/orders", {"party": {"name": "a", "contact": "b"}, "measures": "c"}),
         (f"/orders/{case.order}/progress", {"note": "已预约"}),
     ]:
         problem(api.post(path, CHEN_XIAOFENG, body), 428, "if_match_required")
@@ -44,13 +43,16 @@ def test_state_changing_commands_carry_the_version_they_were_based_on(api: Api) 
 
 def test_a_stale_version_is_refused_with_412_and_the_current_etag(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.INSPECTION_OPEN)
-    first = api.post(ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"},
-                     if_match=1)
+    first = api.post(ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"}, if_match=1)
     assert first.status_code == 200
     before = api.position()
     # Another client, still at version 1, records the same item differently.
-    stale = api.post(ITEM.format(case.inspection_id), ZHANG_MING,
-                     {"result": "fail", "note": "未戴口罩"}, if_match=1)
+    stale = api.post(
+        ITEM.format(case.inspection_id),
+        ZHANG_MING,
+        {"result": "fail", "note": "未戴口罩"},
+        if_match=1,
+    )
     body = problem(stale, 412, "stale_version")
     assert "version 2" in body["detail"]
     assert stale.headers["ETag"] == '"2"'
@@ -63,8 +65,9 @@ def test_a_stale_version_is_refused_with_412_and_the_current_etag(api: Api) -> N
 def test_a_malformed_if_match_is_400(api: Api, value: str) -> None:
     case = api.sweep.arrange_case(Stage.INSPECTION_OPEN)
     before = api.position()
-    response = api.post(ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"},
-                        if_match=value)
+    response = api.post(
+        ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"}, if_match=value
+    )
     problem(response, 400, "if_match_invalid")
     assert api.events_since(before) == []
 
@@ -74,9 +77,14 @@ def test_each_response_hands_on_the_versions_to_base_the_next_command_on(api: Ap
     case = api.sweep.arrange_case(Stage.ITEMS_RECORDED)
     version = api.version(case.inspection_id)
     reported = api.post(
-        f"/inspections/{case.inspection_id}/hazards", CHEN_XIAOFENG,
-        {"item_code": "staff-tested-every-two-days", "category": "疫情防控",
-         "description": "经营人员未按要求两天一次核酸检测", "severity": "general"},
+        f"/inspections/{case.inspection_id}/hazards",
+        CHEN_XIAOFENG,
+        {
+            "item_code": "staff-tested-every-two-days",
+            "category": "疫情防控",
+            "description": "经营人员未按要求两天一次核酸检测",
+            "severity": "general",
+        },
         if_match=version,
     )
     assert reported.status_code == 201
@@ -85,8 +93,9 @@ def test_each_response_hands_on_the_versions_to_base_the_next_command_on(api: Ap
     assert body["kind"] == "case" and body["version"] == 1
     changed = {c["kind"]: c["version"] for c in body["changed"]}
     assert changed == {"case": 1, "inspection": version + 1}
-    completed = api.post(f"/inspections/{case.inspection_id}/complete", CHEN_XIAOFENG,
-                         if_match=changed["inspection"])
+    completed = api.post(
+        f"/inspections/{case.inspection_id}/complete", CHEN_XIAOFENG, if_match=changed["inspection"]
+    )
     assert completed.status_code == 200
     assert completed.json()["version"] == version + 2
 
@@ -96,8 +105,12 @@ def test_a_write_that_loses_a_race_is_a_conflict_409(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.INSPECTION_OPEN)
     with losing_race(api.rectify, lambda: api.sweep.record(case.inspection_id, "mask", "pass")):
         before = api.position()
-        response = api.post(ITEM.format(case.inspection_id), CHEN_XIAOFENG,
-                            {"result": "fail", "note": "未戴口罩"}, if_match=1)
+        response = api.post(
+            ITEM.format(case.inspection_id),
+            CHEN_XIAOFENG,
+            {"result": "fail", "note": "未戴口罩"},
+            if_match=1,
+        )
     problem(response, 409, "concurrent_write")
     # Only the rival's event: the loser recorded nothing.
     assert api.events_since(before) == ["Inspection.ItemRecorded"]
@@ -123,10 +136,15 @@ def test_the_reported_version_is_the_commands_own_not_a_later_one(api: Api) -> N
         other.join()
 
     api.rectify._notify = someone_else_saves_right_after
-    response = api.post(ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"},
-                        if_match=1)
+    response = api.post(
+        ITEM.format(case.inspection_id), CHEN_XIAOFENG, {"result": "pass"}, if_match=1
+    )
     assert response.json()["version"] == 2
     assert api.version(case.inspection_id) == 3
-    follow_up = api.post(f"/inspections/{case.inspection_id}/items/health-code", CHEN_XIAOFENG,
-                         {"result": "pass"}, if_match=2)
+    follow_up = api.post(
+        f"/inspections/{case.inspection_id}/items/health-code",
+        CHEN_XIAOFENG,
+        {"result": "pass"},
+        if_match=2,
+    )
     problem(follow_up, 412, "stale_version")

@@ -64,10 +64,24 @@ def server(postgres_url: str) -> Iterator[str]:
     env = {**os.environ, "RECTIFY_DATABASE_URL": postgres_url}
     env.pop("RECTIFY_TOKEN_SECRET", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory",
-         "interfaces.http.app:create_app_from_env",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "interfaces.http.app:create_app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -101,7 +101,8 @@ def test_a_refused_request_frees_its_key_for_a_corrected_retry(api: Api) -> None
 @pytest.mark.parametrize("key", ["", "x" * 256, "钥匙", "with space"])
 def test_a_malformed_key_is_400(api: Api, key: str) -> None:
     response = api.client.post(
-        "/sites", json=SITE,
+        "/sites",
+        json=SITE,
         headers={**api.headers(CHEN_XIAOFENG), "Idempotency-Key": key.encode("utf-8")},
     )
     problem(response, 400, "idempotency_key_invalid")

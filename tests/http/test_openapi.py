@@ -10,8 +10,15 @@ import pytest
 from tests.http.conftest import Api
 
 RESOURCE_PREFIXES = (
-    "/token", "/users", "/sites", "/checklists", "/inspections", "/cases", "/orders",
-    "/verifications", "/evidence",
+    "/token",
+    "/users",
+    "/sites",
+    "/checklists",
+    "/inspections",
+    "/cases",
+    "/orders",
+    "/verifications",
+    "/evidence",
 )
 
 

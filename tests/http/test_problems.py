@@ -31,7 +31,11 @@ COMMANDS = [e for e in ENDPOINTS if e.method == "POST"]
 @pytest.mark.parametrize("endpoint", COMMANDS, ids=lambda e: e.name.replace(" ", "_"))
 def test_an_unauthenticated_command_is_401_problem_json(api: Api, endpoint: Any) -> None:
     path = endpoint.path.format(
-        site=uuid4(), inspection=uuid4(), case=uuid4(), order=uuid4(), verification=uuid4(),
+        site=uuid4(),
+        inspection=uuid4(),
+        case=uuid4(),
+        order=uuid4(),
+        verification=uuid4(),
         sha256="0" * 64,
     )
     response = api.client.post(path, json={"anything": 1}, headers={"If-Match": '"1"'})
@@ -50,8 +54,7 @@ def known_secret_api() -> Api:
     users = InMemoryUserStore(FAST_HASHER)
     add_people(users)
     clock = ManualClock(SWEEP_STARTS)
-    app = create_app(build_app("popo://", clock=clock, passwords=users), users,
-                     token_secret=SECRET)
+    app = create_app(build_app("popo://", clock=clock, passwords=users), users, token_secret=SECRET)
     return Api(app, TestClient(app), clock)
 
 
@@ -110,8 +113,17 @@ def _site_body(**changes: Any) -> dict[str, Any]:
         ("康顺", "body"),
         (None, "body"),
     ],
-    ids=["wrong-type", "missing", "unknown-field", "lone-surrogate", "nul", "too-long",
-         "array", "string", "no-body"],
+    ids=[
+        "wrong-type",
+        "missing",
+        "unknown-field",
+        "lone-surrogate",
+        "nul",
+        "too-long",
+        "array",
+        "string",
+        "no-body",
+    ],
 )
 def test_a_malformed_body_is_422_naming_the_field(api: Api, body: Any, field: str) -> None:
     response = api.post("/sites", CHEN_XIAOFENG, body)
@@ -138,7 +150,8 @@ def test_an_unparseable_body_is_a_4xx_problem(
     api: Api, content: bytes, content_type: str, status: int
 ) -> None:
     response = api.client.post(
-        "/sites", content=content,
+        "/sites",
+        content=content,
         headers={**api.headers(CHEN_XIAOFENG), "Content-Type": content_type},
     )
     problem(response, status)
@@ -147,45 +160,104 @@ def test_an_unparseable_body_is_a_4xx_problem(
 
 def test_a_wrongly_typed_command_names_the_field(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.COMPLETION_REPORTED)
-    response = api.post(f"/cases/{case.hazard}/verifications", CHEN_XIAOFENG,
-                        {"passed": "yes", "findings": "ok"}, if_match=api.version(case.hazard))
+    response = api.post(
+        f"/cases/{case.hazard}/verifications",
+        CHEN_XIAOFENG,
+        {"passed": "yes", "findings": "ok"},
+        if_match=api.version(case.hazard),
+    )
     assert "body.passed" in problem(response, 422, "request_invalid")["detail"]
-    response = api.post(f"/orders/{case.order}/extension-requests", CHEN_XIAOFENG,
-                        {"new_deadline": "next week", "reason": "r"},
-                        if_match=api.version(case.order))
+    response = api.post(
+        f"/orders/{case.order}/extension-requests",
+        CHEN_XIAOFENG,
+        {"new_deadline": "next week", "reason": "r"},
+        if_match=api.version(case.order),
+    )
     assert "body.new_deadline" in problem(response, 422)["detail"]
-    response = api.post(f"/cases/{'not-a-uuid'}/regrade", CHEN_XIAOFENG,
-                        {"severity": "major", "reason": "r"}, if_match=1)
+    response = api.post(
+        f"/cases/{'not-a-uuid'}/regrade",
+        CHEN_XIAOFENG,
+        {"severity": "major", "reason": "r"},
+        if_match=1,
+    )
     assert "path.case_id" in problem(response, 422)["detail"]
 
 
 @pytest.mark.parametrize(
     ("stage", "path", "body", "status", "rule"),
     [
-        (Stage.HAZARD_REPORTED, "/cases/{case}/close",
-         {"reason": "r", "password": PASSWORDS[ZHANG_MING.user_id]}, 409,
-         "case_closes_only_from_verified"),
-        (Stage.HAZARD_REPORTED, "/cases/{case}/regrade", {"severity": "major", "reason": " "},
-         422, "reason_required"),
-        (Stage.INSPECTION_OPEN, "/inspections/{inspection}/items/mask", {"result": "fail"}, 422,
-         "failed_item_needs_note"),
-        (Stage.INSPECTION_OPEN, "/inspections/{inspection}/items/no-such-item",
-         {"result": "pass"}, 422, "unknown_checklist_item"),
-        (Stage.ORDER_ISSUED, "/cases/{case}/orders",
-         {"party": {"name": "a", "contact": "b"}, "measures": "m"}, 409,
-         "one_open_order_per_hazard"),
-        (Stage.HAZARD_REPORTED, "/cases/{case}/orders",
-         {"party": {"name": "a", "contact": "b", "user_id": "zhangming"}, "measures": "m"}, 422,
-         "party_account_not_responsible_party"),
-        (Stage.COMPLETION_REPORTED, "/orders/{order}/completion-report", {"note": "again"}, 409,
-         "completion_report_already_awaiting_verification"),
-        (Stage.HAZARD_REPORTED, "/cases/{case}/fix-on-the-spot",
-         {"note": "n", "evidence": [{"sha256": "a" * 64, "name": "x.jpg",
-                                     "media_type": "image/jpeg", "size": 1}]},
-         422, "evidence_not_uploaded"),
+        (
+            Stage.HAZARD_REPORTED,
+            "/cases/{case}/close",
+            {"reason": "r", "password": PASSWORDS[ZHANG_MING.user_id]},
+            409,
+            "case_closes_only_from_verified",
+        ),
+        (
+            Stage.HAZARD_REPORTED,
+            "/cases/{case}/regrade",
+            {"severity": "major", "reason": " "},
+            422,
+            "reason_required",
+        ),
+        (
+            Stage.INSPECTION_OPEN,
+            "/inspections/{inspection}/items/mask",
+            {"result": "fail"},
+            422,
+            "failed_item_needs_note",
+        ),
+        (
+            Stage.INSPECTION_OPEN,
+            "/inspections/{inspection}/items/no-such-item",
+            {"result": "pass"},
+            422,
+            "unknown_checklist_item",
+        ),
+        (
+            Stage.ORDER_ISSUED,
+            "/cases/{case}/orders",
+            {"party": {"name": "a", "contact": "b"}, "measures": "m"},
+            409,
+            "one_open_order_per_hazard",
+        ),
+        (
+            Stage.HAZARD_REPORTED,
+            "/cases/{case}/orders",
+            {"party": {"name": "a", "contact": "b", "user_id": "zhangming"}, "measures": "m"},
+            422,
+            "party_account_not_responsible_party",
+        ),
+        (
+            Stage.COMPLETION_REPORTED,
+            "/orders/{order}/completion-report",
+            {"note": "again"},
+            409,
+            "completion_report_already_awaiting_verification",
+        ),
+        (
+            Stage.HAZARD_REPORTED,
+            "/cases/{case}/fix-on-the-spot",
+            {
+                "note": "n",
+                "evidence": [
+                    {"sha256": "a" * 64, "name": "x.jpg", "media_type": "image/jpeg", "size": 1}
+                ],
+            },
+            422,
+            "evidence_not_uploaded",
+        ),
     ],
-    ids=["illegal-transition", "blank-reason", "failed-item-without-note", "unknown-item",
-         "second-open-order", "order-to-a-non-party", "completion-twice", "unknown-evidence"],
+    ids=[
+        "illegal-transition",
+        "blank-reason",
+        "failed-item-without-note",
+        "unknown-item",
+        "second-open-order",
+        "order-to-a-non-party",
+        "completion-twice",
+        "unknown-evidence",
+    ],
 )
 def test_a_domain_refusal_is_409_or_422_naming_the_rule(
     api: Api, stage: Stage, path: str, body: dict, status: int, rule: str
@@ -194,16 +266,16 @@ def test_a_domain_refusal_is_409_or_422_naming_the_rule(
     target = {"case": case.hazard_id, "inspection": case.inspection_id, "order": case.order_id}
     aggregate = next(v for k, v in target.items() if "{" + k + "}" in path)
     before = api.position()
-    response = api.post(path.format(**target), ZHANG_MING, body,
-                        if_match=api.version(aggregate))
+    response = api.post(path.format(**target), ZHANG_MING, body, if_match=api.version(aggregate))
     problem(response, status, rule)
     assert api.events_since(before) == []
 
 
 def test_an_unknown_record_is_404(api: Api) -> None:
     problem(api.get(f"/cases/{uuid4()}", ZHANG_MING), 404, "not_found")
-    response = api.post(f"/cases/{uuid4()}/regrade", ZHANG_MING,
-                        {"severity": "major", "reason": "r"}, if_match=1)
+    response = api.post(
+        f"/cases/{uuid4()}/regrade", ZHANG_MING, {"severity": "major", "reason": "r"}, if_match=1
+    )
     problem(response, 404, "not_found")
     problem(api.get("/checklists/no-such-list", ZHANG_MING), 404, "unknown_checklist")
 
@@ -215,9 +287,18 @@ def test_unknown_paths_and_methods_are_problems_too(api: Api) -> None:
 
 def test_a_body_over_one_mib_is_413_declared_or_streamed(api: Api) -> None:
     big = json.dumps(_site_body(address="x" * (1024 * 1024))).encode()
-    problem(api.client.post("/sites", content=big, headers={
-        **api.headers(CHEN_XIAOFENG), "Content-Type": "application/json",
-    }), 413, "body_too_large")
+    problem(
+        api.client.post(
+            "/sites",
+            content=big,
+            headers={
+                **api.headers(CHEN_XIAOFENG),
+                "Content-Type": "application/json",
+            },
+        ),
+        413,
+        "body_too_large",
+    )
 
     def chunks():
         yield b'{"name": "a", "region": "b", "address": "'
@@ -225,9 +306,14 @@ def test_a_body_over_one_mib_is_413_declared_or_streamed(api: Api) -> None:
             yield b"x" * 4096
         yield b'"}'
 
-    streamed = api.client.post("/sites", content=chunks(), headers={
-        **api.headers(CHEN_XIAOFENG), "Content-Type": "application/json",
-    })
+    streamed = api.client.post(
+        "/sites",
+        content=chunks(),
+        headers={
+            **api.headers(CHEN_XIAOFENG),
+            "Content-Type": "application/json",
+        },
+    )
     problem(streamed, 413, "body_too_large")
     assert api.position() == 0
 
@@ -235,17 +321,33 @@ def test_a_body_over_one_mib_is_413_declared_or_streamed(api: Api) -> None:
 # -- fuzzing: whatever arrives, the answer is never a 500 ---------------------------
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-FIELDS = ["name", "region", "result", "note", "reason", "password", "party", "measures",
-          "deadline", "passed", "findings", "severity", "evidence", "category", "description"]
+FIELDS = [
+    "name",
+    "region",
+    "result",
+    "note",
+    "reason",
+    "password",
+    "party",
+    "measures",
+    "deadline",
+    "passed",
+    "findings",
+    "severity",
+    "evidence",
+    "category",
+    "description",
+]
 OBJECTS = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6)
-FUZZ = settings(max_examples=40, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _never_500(api: Api, response: Any, before: int) -> None:
@@ -260,21 +362,31 @@ def _never_500(api: Api, response: Any, before: int) -> None:
 def test_fuzzed_command_bodies_never_get_a_500(api: Api, body: Any) -> None:
     case = api.sweep.arrange_case(Stage.VERIFIED) if api.position() == 0 else None
     cases = api.sweep.events_since(0)
-    hazard_id = case.hazard if case else next(
-        e.originator_id for e in cases if type(e).__qualname__ == "Hazard.Reported"
+    hazard_id = (
+        case.hazard
+        if case
+        else next(e.originator_id for e in cases if type(e).__qualname__ == "Hazard.Reported")
     )
-    for path in ("/sites", f"/cases/{hazard_id}/orders", f"/cases/{hazard_id}/close",
-                 f"/cases/{hazard_id}/verifications"):
+    for path in (
+        "/sites",
+        f"/cases/{hazard_id}/orders",
+        f"/cases/{hazard_id}/close",
+        f"/cases/{hazard_id}/verifications",
+    ):
         before = api.position()
         response = api.post(path, ZHANG_MING, body, if_match=api.version(hazard_id))
         _never_500(api, response, before)
 
 
 @FUZZ
-@given(item=st.text(max_size=20), body=OBJECTS,
-       if_match=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
-       key=st.text(st.characters(min_codepoint=32, max_codepoint=255,
-                                 blacklist_characters="\x7f"), max_size=20))
+@given(
+    item=st.text(max_size=20),
+    body=OBJECTS,
+    if_match=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+    key=st.text(
+        st.characters(min_codepoint=32, max_codepoint=255, blacklist_characters="\x7f"), max_size=20
+    ),
+)
 def test_fuzzed_paths_and_headers_never_get_a_500(
     api: Api, item: str, body: Any, if_match: str, key: str
 ) -> None:
@@ -283,15 +395,22 @@ def test_fuzzed_paths_and_headers_never_get_a_500(
     response = api.client.post(
         f"/inspections/{case.inspection_id}/items/{quote(item, safe='')}",
         json=body,
-        headers={**api.headers(CHEN_XIAOFENG), "If-Match": if_match.encode("utf-8"),
-                 "Idempotency-Key": key.encode("latin-1")},
+        headers={
+            **api.headers(CHEN_XIAOFENG),
+            "If-Match": if_match.encode("utf-8"),
+            "Idempotency-Key": key.encode("latin-1"),
+        },
     )
     _never_500(api, response, before)
 
 
 @FUZZ
-@given(raw=st.binary(max_size=200), content_type=st.sampled_from(
-    ["application/json", "multipart/form-data; boundary=x", "text/plain", ""]))
+@given(
+    raw=st.binary(max_size=200),
+    content_type=st.sampled_from(
+        ["application/json", "multipart/form-data; boundary=x", "text/plain", ""]
+    ),
+)
 def test_fuzzed_raw_bodies_never_get_a_500(api: Api, raw: bytes, content_type: str) -> None:
     before = api.position()
     headers = {**api.headers(ZHANG_MING), "Content-Type": content_type}
@@ -302,6 +421,10 @@ def test_fuzzed_raw_bodies_never_get_a_500(api: Api, raw: bytes, content_type: s
 def test_passwords_never_come_back_in_an_error(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.VERIFIED)
     secret = PASSWORDS[ZHANG_MING.user_id]
-    response = api.post(f"/cases/{case.hazard}/close", ZHANG_MING,
-                        {"reason": "ok", "password": secret, "extra": secret}, if_match=1)
+    response = api.post(
+        f"/cases/{case.hazard}/close",
+        ZHANG_MING,
+        {"reason": "ok", "password": secret, "extra": secret},
+        if_match=1,
+    )
     assert secret not in response.text

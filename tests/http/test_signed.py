@@ -10,7 +10,8 @@ from tests.http.conftest import Api, problem
 
 def _close(api: Api, case_id, actor=ZHANG_MING, password: str | None = None):
     return api.post(
-        f"/cases/{case_id}/close", actor,
+        f"/cases/{case_id}/close",
+        actor,
         {"reason": "复查合格，准予销号", "password": password or PASSWORDS[actor.user_id]},
         if_match=api.version(case_id),
     )
@@ -43,8 +44,9 @@ def test_a_signed_close_with_a_wrong_password_is_403_and_records_nothing(api: Ap
 def test_another_persons_password_does_not_sign(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.VERIFIED)
     before = api.position()
-    problem(_close(api, case.hazard, password=PASSWORDS[YU_JIANMING.user_id]), 403,
-            "signature_rejected")
+    problem(
+        _close(api, case.hazard, password=PASSWORDS[YU_JIANMING.user_id]), 403, "signature_rejected"
+    )
     assert api.events_since(before) == []
 
 
@@ -60,18 +62,27 @@ def test_a_major_case_is_closed_by_a_supervisor_other_than_its_verifier(api: Api
 def test_granting_an_extension_is_signed_and_moves_the_deadline(api: Api) -> None:
     case = api.sweep.arrange_case(Stage.ACKNOWLEDGED)
     old_deadline = api.rectify.get_order(case.order).deadline
-    requested = api.post(f"/orders/{case.order}/extension-requests", CHEN_XIAOFENG,
-                         {"new_deadline": "2022-05-02", "reason": "检测点排队"},
-                         if_match=api.version(case.order))
+    requested = api.post(
+        f"/orders/{case.order}/extension-requests",
+        CHEN_XIAOFENG,
+        {"new_deadline": "2022-05-02", "reason": "检测点排队"},
+        if_match=api.version(case.order),
+    )
     assert requested.status_code == 200
-    wrong = api.post(f"/orders/{case.order}/extension-requests/grant", ZHANG_MING,
-                     {"reason": "理由充分", "password": "not-his"},
-                     if_match=requested.json()["version"])
+    wrong = api.post(
+        f"/orders/{case.order}/extension-requests/grant",
+        ZHANG_MING,
+        {"reason": "理由充分", "password": "not-his"},
+        if_match=requested.json()["version"],
+    )
     problem(wrong, 403, "signature_rejected")
     before = api.position()
-    granted = api.post(f"/orders/{case.order}/extension-requests/grant", ZHANG_MING,
-                       {"reason": "理由充分", "password": PASSWORDS[ZHANG_MING.user_id]},
-                       if_match=requested.json()["version"])
+    granted = api.post(
+        f"/orders/{case.order}/extension-requests/grant",
+        ZHANG_MING,
+        {"reason": "理由充分", "password": PASSWORDS[ZHANG_MING.user_id]},
+        if_match=requested.json()["version"],
+    )
     assert granted.status_code == 200
     [event] = api.sweep.events_since(before)
     assert event.signature.meaning == SignatureMeaning.EXTENSION_GRANTED

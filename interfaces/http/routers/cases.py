@@ -32,9 +32,7 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 
 
 @router.get("/{case_id}", response_model=CaseView, responses=READ_ERRORS)
-def get_case(
-    case_id: UUID, response: Response, user: Anyone, cmd: Cmd
-) -> CaseView:
+def get_case(case_id: UUID, response: Response, user: Anyone, cmd: Cmd) -> CaseView:
     """One case: the hazard with its orders. The ETag is the hazard's version.
 
     Roles: inspector, supervisor, auditor; a responsible party only for a case
@@ -66,7 +64,10 @@ def regrade(
     return cmd.run(
         response,
         lambda: cmd.rectify.regrade_hazard(
-            user.actor(), case_id, severity=body.severity, reason=body.reason,
+            user.actor(),
+            case_id,
+            severity=body.severity,
+            reason=body.reason,
             expected_version=version,
         ),
         kind="case",
@@ -148,8 +149,13 @@ def issue_order(
     return cmd.run(
         response,
         lambda: cmd.rectify.issue_order(
-            user.actor(), case_id, party=party, measures=body.measures,
-            deadline=body.deadline, five_point_plan=plan, expected_version=version,
+            user.actor(),
+            case_id,
+            party=party,
+            measures=body.measures,
+            deadline=body.deadline,
+            five_point_plan=plan,
+            expected_version=version,
         ),
         kind="order",
         location="/orders",
@@ -181,8 +187,13 @@ def verify(
     return cmd.run(
         response,
         lambda: cmd.rectify.verify(
-            user.actor(), case_id, passed=body.passed, findings=body.findings,
-            evidence=evidence, new_deadline=body.new_deadline, expected_version=version,
+            user.actor(),
+            case_id,
+            passed=body.passed,
+            findings=body.findings,
+            evidence=evidence,
+            new_deadline=body.new_deadline,
+            expected_version=version,
         ),
         kind="verification",
         location="/verifications",
@@ -208,8 +219,11 @@ def close(
     return cmd.run(
         response,
         lambda: cmd.rectify.close_case(
-            user.actor(), case_id, reason=body.reason,
-            password=body.password.get_secret_value(), expected_version=version,
+            user.actor(),
+            case_id,
+            reason=body.reason,
+            password=body.password.get_secret_value(),
+            expected_version=version,
         ),
         kind="case",
         aggregate_id=case_id,

@@ -26,14 +26,10 @@ CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
 Inspecting = Annotated[User, Depends(require_roles(*INSPECTING_ROLES))]
 """Inspectors, and supervisors (who may do everything an inspector may)."""
 Supervising = Annotated[User, Depends(require_roles(Role.SUPERVISOR))]
-ReadingAll = Annotated[
-    User, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR, Role.AUDITOR))
-]
+ReadingAll = Annotated[User, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR, Role.AUDITOR))]
 """Everyone but responsible parties, who see only their own orders."""
 Anyone = Annotated[User, Depends(require_roles(*ALL_ROLES))]
-ActingOnOrders = Annotated[
-    User, Depends(require_roles(Role.RESPONSIBLE_PARTY, *INSPECTING_ROLES))
-]
+ActingOnOrders = Annotated[User, Depends(require_roles(Role.RESPONSIBLE_PARTY, *INSPECTING_ROLES))]
 """The party an order names, or an inspector or supervisor recording it for them."""
 
 IfMatch = Annotated[int, Depends(expected_version)]

@@ -19,9 +19,15 @@ router = APIRouter(prefix="/evidence", tags=["evidence"])
 
 # Served under their own type; anything else is served as a download of bytes,
 # so an uploaded page can never run as a page of this site.
-INLINE_MEDIA_TYPES = frozenset({
-    "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf",
-})
+INLINE_MEDIA_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+    }
+)
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 
 

@@ -38,8 +38,11 @@ def open_inspection(
     return cmd.run(
         response,
         lambda: cmd.rectify.open_inspection(
-            user.actor(), site_id=body.site_id, template_code=body.template_code,
-            template_version=body.template_version, inspectors=team,
+            user.actor(),
+            site_id=body.site_id,
+            template_code=body.template_code,
+            template_version=body.template_version,
+            inspectors=team,
         ),
         kind="inspection",
         location="/inspections",
@@ -78,8 +81,12 @@ def record_item(
     return cmd.run(
         response,
         lambda: cmd.rectify.record_item(
-            user.actor(), inspection_id, item_code=item_code, result=body.result,
-            note=body.note, expected_version=version,
+            user.actor(),
+            inspection_id,
+            item_code=item_code,
+            result=body.result,
+            note=body.note,
+            expected_version=version,
         ),
         kind="inspection",
         aggregate_id=inspection_id,
@@ -155,9 +162,15 @@ def report_hazard(
     return cmd.run(
         response,
         lambda: cmd.rectify.report_hazard(
-            user.actor(), inspection_id, category=body.category,
-            description=body.description, severity=body.severity, item_code=body.item_code,
-            location=body.location, evidence=evidence, expected_version=version,
+            user.actor(),
+            inspection_id,
+            category=body.category,
+            description=body.description,
+            severity=body.severity,
+            item_code=body.item_code,
+            location=body.location,
+            evidence=evidence,
+            expected_version=version,
         ),
         kind="case",
         location="/cases",

@@ -34,9 +34,7 @@ def _party_guard(cmd: Commands, user: User, order_id: UUID) -> None:
 
 
 @router.get("/{order_id}", response_model=OrderView, responses=READ_ERRORS)
-def get_order(
-    order_id: UUID, response: Response, user: Anyone, cmd: Cmd
-) -> OrderView:
+def get_order(order_id: UUID, response: Response, user: Anyone, cmd: Cmd) -> OrderView:
     """One order. Roles: inspector, supervisor, auditor; a responsible party only
     if the order is addressed to them (else 403, rule `party_sees_only_own_orders`)."""
     order = cmd.rectify.get_order(order_id)
@@ -113,7 +111,10 @@ def request_extension(
     return cmd.run(
         response,
         lambda: cmd.rectify.request_extension(
-            user.actor(), order_id, new_deadline=body.new_deadline, reason=body.reason,
+            user.actor(),
+            order_id,
+            new_deadline=body.new_deadline,
+            reason=body.reason,
             expected_version=version,
         ),
         kind="order",
@@ -142,8 +143,11 @@ def grant_extension(
     return cmd.run(
         response,
         lambda: cmd.rectify.grant_extension(
-            user.actor(), order_id, reason=body.reason,
-            password=body.password.get_secret_value(), expected_version=version,
+            user.actor(),
+            order_id,
+            reason=body.reason,
+            password=body.password.get_secret_value(),
+            expected_version=version,
         ),
         kind="order",
         aggregate_id=order_id,
@@ -175,9 +179,7 @@ def deny_extension(
     )
 
 
-@router.post(
-    "/{order_id}/completion-report", response_model=CommandResult, responses=CHANGE_ERRORS
-)
+@router.post("/{order_id}/completion-report", response_model=CommandResult, responses=CHANGE_ERRORS)
 def report_completion(
     order_id: UUID,
     body: Note,

@@ -64,9 +64,7 @@ def list_sites(user: ReadingAll, cmd: Cmd) -> list[SiteView]:
 
 
 @router.get("/{site_id}", response_model=SiteView, responses=READ_ERRORS)
-def get_site(
-    site_id: UUID, response: Response, user: ReadingAll, cmd: Cmd
-) -> SiteView:
+def get_site(site_id: UUID, response: Response, user: ReadingAll, cmd: Cmd) -> SiteView:
     """One site. Roles: inspector, supervisor, auditor."""
     site = cmd.rectify.get_site(site_id)
     set_version_headers(response, site.version)

@@ -37,14 +37,16 @@ def _examples(*examples: dict) -> ConfigDict:
 class RegisterSite(Strict):
     """A site to be inspected."""
 
-    model_config = _examples({
-        "name": "陶表印盲人按摩店",
-        "region": "安义县",
-        "address": "安义县城",
-        "operator": "陶表印",
-        "contact": "0791-0000000",
-        "kind": "盲人按摩店",
-    })
+    model_config = _examples(
+        {
+            "name": "陶表印盲人按摩店",
+            "region": "安义县",
+            "address": "安义县城",
+            "operator": "陶表印",
+            "contact": "0791-0000000",
+            "kind": "盲人按摩店",
+        }
+    )
 
     name: ShortText
     region: ShortText
@@ -57,11 +59,13 @@ class RegisterSite(Strict):
 class OpenInspection(Strict):
     """Open an inspection of a site against a checklist template."""
 
-    model_config = _examples({
-        "site_id": "5b0f8b8e-8f3c-4d7e-9a51-2f0c3a8d1e11",
-        "template_code": "epidemic-2022",
-        "inspector_ids": ["zhangming"],
-    })
+    model_config = _examples(
+        {
+            "site_id": "5b0f8b8e-8f3c-4d7e-9a51-2f0c3a8d1e11",
+            "template_code": "epidemic-2022",
+            "inspector_ids": ["zhangming"],
+        }
+    )
 
     site_id: UUID
     template_code: Code
@@ -93,14 +97,16 @@ class Reason(Strict):
 class ReportHazard(Strict):
     """A hazard found by an open inspection; the new case's id is the hazard's."""
 
-    model_config = _examples({
-        "item_code": "visitor-register",
-        "category": "疫情防控",
-        "description": "未落实进出人员信息登记",
-        "location": "前台",
-        "severity": "general",
-        "evidence": [_EVIDENCE_EXAMPLE],
-    })
+    model_config = _examples(
+        {
+            "item_code": "visitor-register",
+            "category": "疫情防控",
+            "description": "未落实进出人员信息登记",
+            "location": "前台",
+            "severity": "general",
+            "evidence": [_EVIDENCE_EXAMPLE],
+        }
+    )
 
     category: ShortText
     description: Text
@@ -149,11 +155,13 @@ class FivePointPlan(Strict):
 class IssueOrder(Strict):
     """A rectification order (整改通知); the deadline defaults from the severity."""
 
-    model_config = _examples({
-        "party": {"name": "陶表印", "contact": "0791-0000000", "user_id": "taobiaoyin"},
-        "measures": "建立进出人员信息登记簿，逐一登记",
-        "deadline": "2022-04-25",
-    })
+    model_config = _examples(
+        {
+            "party": {"name": "陶表印", "contact": "0791-0000000", "user_id": "taobiaoyin"},
+            "measures": "建立进出人员信息登记簿，逐一登记",
+            "deadline": "2022-04-25",
+        }
+    )
 
     party: Party
     measures: Text

@@ -27,9 +27,7 @@ def _encodable(value: str) -> str:
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_encodable)]
 """Free text (notes, findings, reasons, measures)."""
 
-ShortText = Annotated[
-    str, StringConstraints(max_length=MAX_SHORT_TEXT), AfterValidator(_encodable)
-]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT), AfterValidator(_encodable)]
 """A name, region, contact, category."""
 
 Code = Annotated[
@@ -86,8 +84,10 @@ class EvidenceView(BaseModel):
     @classmethod
     def of(cls, evidence: Evidence) -> EvidenceView:
         return cls(
-            sha256=evidence.sha256, name=evidence.name,
-            media_type=evidence.media_type, size=evidence.size,
+            sha256=evidence.sha256,
+            name=evidence.name,
+            media_type=evidence.media_type,
+            size=evidence.size,
         )
 
 

@@ -43,10 +43,16 @@ class CommandResult(BaseModel):
                     "version": 1,
                     "position": 42,
                     "changed": [
-                        {"kind": "order", "id": "0d9c5f4e-2b57-4f0a-9c39-0b9a3c1f7d21",
-                         "version": 1},
-                        {"kind": "case", "id": "7c1e0a7e-51f4-4d51-8d9c-2e9f8b7a6c10",
-                         "version": 2},
+                        {
+                            "kind": "order",
+                            "id": "0d9c5f4e-2b57-4f0a-9c39-0b9a3c1f7d21",
+                            "version": 1,
+                        },
+                        {
+                            "kind": "case",
+                            "id": "7c1e0a7e-51f4-4d51-8d9c-2e9f8b7a6c10",
+                            "version": 2,
+                        },
                     ],
                 }
             ]
@@ -92,9 +98,15 @@ class SiteView(Timestamps):
     @classmethod
     def of(cls, site: Site) -> SiteView:
         return cls(
-            id=site.id, name=site.name, region=site.region, address=site.address,
-            operator=site.operator, contact=site.contact, kind=site.kind,
-            registered_by=ActorView.of(site.registered_by), **_stamps(site),
+            id=site.id,
+            name=site.name,
+            region=site.region,
+            address=site.address,
+            operator=site.operator,
+            contact=site.contact,
+            kind=site.kind,
+            registered_by=ActorView.of(site.registered_by),
+            **_stamps(site),
         )
 
 
@@ -116,8 +128,10 @@ class ChecklistView(BaseModel):
     @classmethod
     def of(cls, template: ChecklistTemplate) -> ChecklistView:
         return cls(
-            code=template.code, version=template.version,
-            title_zh=template.title_zh, title_en=template.title_en,
+            code=template.code,
+            version=template.version,
+            title_zh=template.title_zh,
+            title_en=template.title_en,
             items=[ChecklistItemView(code=i.code, zh=i.zh, en=i.en) for i in template.items],
         )
 
@@ -147,20 +161,25 @@ class InspectionView(Timestamps):
         items = []
         for code in inspection.item_codes:
             recorded = inspection.results.get(code)
-            items.append(ItemResultView(
-                code=code,
-                result=str(recorded["result"]) if recorded else None,
-                note=recorded["note"] if recorded else "",
-                recorded_by=recorded["by"] if recorded else None,
-            ))
+            items.append(
+                ItemResultView(
+                    code=code,
+                    result=str(recorded["result"]) if recorded else None,
+                    note=recorded["note"] if recorded else "",
+                    recorded_by=recorded["by"] if recorded else None,
+                )
+            )
         return cls(
-            id=inspection.id, site_id=inspection.site_id,
+            id=inspection.id,
+            site_id=inspection.site_id,
             template_code=inspection.template_code,
             template_version=inspection.template_version,
             status=str(inspection.status),
             inspectors=[ActorView.of(a) for a in inspection.inspectors],
-            items=items, hazard_ids=list(inspection.hazard_ids),
-            cancel_reason=inspection.cancel_reason, **_stamps(inspection),
+            items=items,
+            hazard_ids=list(inspection.hazard_ids),
+            cancel_reason=inspection.cancel_reason,
+            **_stamps(inspection),
         )
 
 
@@ -184,8 +203,11 @@ class FivePointPlanView(BaseModel):
     @classmethod
     def of(cls, plan: FivePointPlan) -> FivePointPlanView:
         return cls(
-            responsible_person=plan.responsible_person, measures=plan.measures,
-            funds=plan.funds, deadline=plan.deadline, contingency_plan=plan.contingency_plan,
+            responsible_person=plan.responsible_person,
+            measures=plan.measures,
+            funds=plan.funds,
+            deadline=plan.deadline,
+            contingency_plan=plan.contingency_plan,
         )
 
 
@@ -228,20 +250,31 @@ class OrderView(Timestamps):
         pending = order.pending_extension
         completion = order.last_completion
         return cls(
-            id=order.id, hazard_id=order.hazard_id, number=order.number,
-            party=PartyView.of(order.party), measures=order.measures, deadline=order.deadline,
+            id=order.id,
+            hazard_id=order.hazard_id,
+            number=order.number,
+            party=PartyView.of(order.party),
+            measures=order.measures,
+            deadline=order.deadline,
             severity=str(order.severity),
             five_point_plan=FivePointPlanView.of(order.five_point_plan)
-            if order.five_point_plan else None,
-            status=str(order.status), attempt=order.attempt, overdue=order.is_overdue,
+            if order.five_point_plan
+            else None,
+            status=str(order.status),
+            attempt=order.attempt,
+            overdue=order.is_overdue,
             escalated=order.escalated,
             pending_extension=PendingExtensionView(**pending) if pending else None,
             last_completion=CompletionView(
                 note=completion["note"],
                 evidence=[EvidenceView.of(e) for e in completion["evidence"]],
-                by=completion["by"], at=completion["at"],
-            ) if completion else None,
-            cancel_reason=order.cancel_reason, issued_by=ActorView.of(order.issued_by),
+                by=completion["by"],
+                at=completion["at"],
+            )
+            if completion
+            else None,
+            cancel_reason=order.cancel_reason,
+            issued_by=ActorView.of(order.issued_by),
             **_stamps(order),
         )
 
@@ -273,16 +306,24 @@ class CaseView(Timestamps):
     @classmethod
     def of(cls, hazard: Hazard, orders: list[RectificationOrder]) -> CaseView:
         return cls(
-            id=hazard.id, site_id=hazard.site_id, inspection_id=hazard.inspection_id,
-            item_code=hazard.item_code, category=hazard.category,
-            description=hazard.description, location=hazard.location,
-            severity=str(hazard.severity), status=str(hazard.status),
+            id=hazard.id,
+            site_id=hazard.site_id,
+            inspection_id=hazard.inspection_id,
+            item_code=hazard.item_code,
+            category=hazard.category,
+            description=hazard.description,
+            location=hazard.location,
+            severity=str(hazard.severity),
+            status=str(hazard.status),
             evidence=[EvidenceView.of(e) for e in hazard.evidence],
             reported_by=ActorView.of(hazard.reported_by),
-            open_order_id=hazard.open_order_id, fixed_on_the_spot=hazard.fixed_on_spot,
-            verified_by=hazard.verified_by, closed_at=hazard.closed_at,
+            open_order_id=hazard.open_order_id,
+            fixed_on_the_spot=hazard.fixed_on_spot,
+            verified_by=hazard.verified_by,
+            closed_at=hazard.closed_at,
             orders=[OrderView.of(o) for o in orders],
-            verification_ids=list(hazard.verification_ids), **_stamps(hazard),
+            verification_ids=list(hazard.verification_ids),
+            **_stamps(hazard),
         )
 
 
@@ -301,11 +342,15 @@ class VerificationView(Timestamps):
     @classmethod
     def of(cls, verification: Verification) -> VerificationView:
         return cls(
-            id=verification.id, hazard_id=verification.hazard_id,
-            order_id=verification.order_id, attempt=verification.attempt,
-            passed=verification.passed, findings=verification.findings,
+            id=verification.id,
+            hazard_id=verification.hazard_id,
+            order_id=verification.order_id,
+            attempt=verification.attempt,
+            passed=verification.passed,
+            findings=verification.findings,
             evidence=[EvidenceView.of(e) for e in verification.evidence],
-            verifier=ActorView.of(verification.verifier), **_stamps(verification),
+            verifier=ActorView.of(verification.verifier),
+            **_stamps(verification),
         )
 
 
@@ -322,7 +367,9 @@ class UserView(BaseModel):
     @classmethod
     def of(cls, user: User) -> UserView:
         return cls(
-            user_id=user.user_id, name=user.name, role=user.role.value,
+            user_id=user.user_id,
+            name=user.name,
+            role=user.role.value,
             party_name=user.party_name,
         )
 
