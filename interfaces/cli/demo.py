@@ -45,7 +45,7 @@ def ensure_demo_users(users: UserStore) -> list[DemoLogin]:
                 # Another process created it between our look and our insert.
                 if users.get(demo_user.user_id) is None:
                     raise
-        works = users.check_password(demo_user.user_id, demo_user.password)
+        works = created or users.check_password(demo_user.user_id, demo_user.password)
         logins.append(DemoLogin(demo_user, created, works))
     return logins
 
