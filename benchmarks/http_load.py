@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from infrastructure.persistence import environment_for  # noqa: E402
 from infrastructure.users import create_user_store  # noqa: E402
+from interfaces.http.app import CONNECTIONS_KEPT_FOR_PROJECTIONS  # noqa: E402
 
 FACTORY = "interfaces.http.app:create_app_from_env()"
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
@@ -268,13 +269,14 @@ def _conninfo(database_url: str) -> str:
 def server_configuration(database_url: str, workers: int, projections: str, tool: str) -> list[str]:
     env = environment_for(database_url)
     pool = int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"])
+    threads = max(1, pool - CONNECTIONS_KEPT_FOR_PROJECTIONS)
     with psycopg.connect(_conninfo(database_url)) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
         sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
     return [
         f"server: gunicorn {workers} workers x {WORKER_CLASS}, factory {FACTORY}",
         f"  per worker: event-store pool {env['POSTGRES_POOL_SIZE']}"
-        f"+{env['POSTGRES_MAX_OVERFLOW']} connections, {pool} AnyIO threads "
+        f"+{env['POSTGRES_MAX_OVERFLOW']} connections, {threads} AnyIO threads "
         "(RECTIFY_HTTP_THREADS default), side-table pool 4",
         f"  read-model projections: {projections} (RECTIFY_PROJECTIONS)",
         f"database: PostgreSQL {version} on 127.0.0.1, synchronous_commit={sync}",

@@ -1,7 +1,8 @@
 """The FastAPI application: :func:`create_app` wires routers, errors and middleware
 around a :class:`RectifyApp`; :func:`create_app_from_env` builds everything from
 the environment, for ``uvicorn --factory interfaces.http.app:create_app_from_env``
-and for gunicorn (see ``interfaces/http/asgi.py``).
+and for gunicorn (``gunicorn -k uvicorn_worker.UvicornWorker
+'interfaces.http.app:create_app_from_env()'``).
 
 Other routers join with one line, and may use the same authentication::
 
@@ -12,10 +13,13 @@ A router may carry its own ``lifespan`` (e.g. to run projections in the
 process); FastAPI merges it into the app's when it is included.
 
 Serving: the endpoints that call the (synchronous) application are plain
-``def`` and run in AnyIO's thread pool. On PostgreSQL the pool is sized to the
-event store's connections (``POSTGRES_POOL_SIZE`` + ``POSTGRES_MAX_OVERFLOW``,
-5 + 10 by default), so a request never waits for a connection the library
-would give up on after its timeout; ``RECTIFY_HTTP_THREADS`` overrides it.
+``def`` and run in AnyIO's thread pool. On PostgreSQL that pool is sized below
+the event store's connections (``POSTGRES_POOL_SIZE`` + ``POSTGRES_MAX_OVERFLOW``,
+5 + 10 by default) less :data:`CONNECTIONS_KEPT_FOR_PROJECTIONS`, which the
+read-model projections and the overdue check running in the same process use:
+10 threads by default. A request then never waits for a connection that the
+library would give up on after ``POSTGRES_CONNECT_TIMEOUT``; more concurrent
+requests queue for a thread instead. ``RECTIFY_HTTP_THREADS`` overrides it.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ from interfaces.http.security import Authenticator
 TOKEN_SECRET_VARIABLE = "RECTIFY_TOKEN_SECRET"
 TOKEN_TTL_VARIABLE = "RECTIFY_TOKEN_TTL_MINUTES"
 THREADS_VARIABLE = "RECTIFY_HTTP_THREADS"
+# The projection runners and the overdue check share the application's pool.
+CONNECTIONS_KEPT_FOR_PROJECTIONS = 5
 
 DESCRIPTION = """
 Rectification cases (隐患整改): inspect a site, report hazards, order them put
@@ -221,9 +227,10 @@ def _thread_count(rectify: RectifyApp) -> int | None:
     if configured:
         return max(1, int(configured))
     if rectify.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        return int(rectify.env.get("POSTGRES_POOL_SIZE") or 5) + int(
+        connections = int(rectify.env.get("POSTGRES_POOL_SIZE") or 5) + int(
             rectify.env.get("POSTGRES_MAX_OVERFLOW") or 10
         )
+        return max(1, connections - CONNECTIONS_KEPT_FOR_PROJECTIONS)
     return None
 
 
