@@ -122,20 +122,30 @@ def canonical_bytes(
     bytes unchanged (so the hash covers exactly what the database holds,
     whatever the serialisation).
     """
-    fields = (
-        CHAIN_FORMAT,
-        str(int(position)).encode("ascii"),
-        _id_text(originator_id).encode("utf-8"),
-        str(int(originator_version)).encode("ascii"),
-        topic.encode("utf-8"),
-        bytes(state),
+    return b"".join(
+        (
+            _FORMAT_FIELD,
+            _field(str(int(position)).encode("ascii")),
+            _field(_id_text(originator_id).encode("utf-8")),
+            _field(str(int(originator_version)).encode("ascii")),
+            _field(topic.encode("utf-8")),
+            _field(bytes(state)),
+        )
     )
-    return b"".join(len(field).to_bytes(8, "big") + field for field in fields)
+
+
+def _field(value: bytes) -> bytes:
+    return len(value).to_bytes(8, "big") + value
+
+
+_FORMAT_FIELD = _field(CHAIN_FORMAT)
 
 
 def link_hash(previous: str, canonical: bytes) -> str:
     """The hash of a link from the previous link's hash and the event's canonical bytes."""
-    return hashlib.sha256(bytes.fromhex(previous) + canonical).hexdigest()
+    digest = hashlib.sha256(bytes.fromhex(previous))
+    digest.update(canonical)
+    return digest.hexdigest()
 
 
 def event_link_hash(previous: str, record: StoredRecord) -> str:
