@@ -116,12 +116,6 @@ class InMemoryEvidenceStore(EvidenceStore):
             found = self._files.get(sha256)
         return found.evidence.size if found else None
 
-    def replace_bytes(self, sha256: str, data: bytes) -> None:
-        """Overwrite stored bytes behind the store's back (tests of tamper detection)."""
-        with self._lock:
-            found = self._files[sha256]
-            self._files[sha256] = EvidenceFile(found.evidence, data)
-
 
 class DirectoryEvidenceStore(EvidenceStore):
     """Evidence as files ``<directory>/<sha256>``, with ``<sha256>.json`` for name and type."""
@@ -252,8 +246,11 @@ def evidence_store_for(
 def create_evidence_store(database_url: str | None) -> EvidenceStore:
     """The evidence store for a database URL (see the module docstring)."""
     env = environment_for(database_url)
-    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        database = side_database_for(env)
-        assert database is not None
+    database = (
+        side_database_for(env)
+        if env.get("PERSISTENCE_MODULE") == ("eventsourcing.postgres")
+        else None
+    )
+    if database is not None:
         return TableEvidenceStore(database, owns_database=True)
     return evidence_store_for(env, None)

@@ -17,7 +17,7 @@ from fastapi import Header, Response
 
 from interfaces.http.problems import ProblemError
 
-_STRONG_ETAG = re.compile(r'^"(\d{1,9})"$')
+_STRONG_ETAG = re.compile(r'^"([0-9]{1,9})"$')
 
 IF_MATCH_DESCRIPTION = (
     "The ETag (version) of the record this change is based on, as returned by its "

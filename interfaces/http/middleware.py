@@ -38,6 +38,7 @@ PUBLIC_WRITES = frozenset({("POST", TOKEN_PATH)})
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 # Content-addressed already: the same file uploaded twice is stored once.
 IDEMPOTENCY_EXEMPT_PATHS = frozenset({TOKEN_PATH, "/evidence"})
 REPLAYED_HEADER = "idempotent-replayed"
@@ -84,7 +85,7 @@ class BodyLimitMiddleware:
         limit = self.limits.get((scope["method"], scope["path"]), self.default_limit)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not _DIGITS.fullmatch(declared):
                 await _send_problem(
                     scope,
                     receive,

@@ -4,6 +4,7 @@ type and size; a changed file is detectable."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from infrastructure.evidence import (
@@ -80,7 +81,9 @@ def test_a_changed_file_is_detected_on_download(api: Api) -> None:
     photo = api.upload(TAO_BIAOYIN, "登记簿.jpg", PHOTO)
     store = api.app.state.evidence
     assert isinstance(store, InMemoryEvidenceStore)
-    store.replace_bytes(photo["sha256"], PHOTO + b" retouched")
+    # Someone with access to the storage retouches the photo behind the API's back.
+    stored = store._files[photo["sha256"]]
+    store._files[photo["sha256"]] = replace(stored, data=PHOTO + b" retouched")
     body = problem(api.get(f"/evidence/{photo['sha256']}", LIU_FANG), 409, "evidence_altered")
     assert photo["sha256"] in body["detail"]
 
