@@ -246,11 +246,8 @@ def evidence_store_for(
 def create_evidence_store(database_url: str | None) -> EvidenceStore:
     """The evidence store for a database URL (see the module docstring)."""
     env = environment_for(database_url)
-    database = (
-        side_database_for(env)
-        if env.get("PERSISTENCE_MODULE") == ("eventsourcing.postgres")
-        else None
-    )
+    on_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+    database = side_database_for(env) if on_postgres else None
     if database is not None:
         return TableEvidenceStore(database, owns_database=True)
     return evidence_store_for(env, None)
