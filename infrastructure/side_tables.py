@@ -27,6 +27,8 @@ Dialect = Literal["sqlite", "postgres"]
 POSTGRES_SIDE_POOL_SIZE = 4
 POSTGRES_POOL_WAIT_SECONDS = 10.0
 SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
+# An arbitrary constant naming the advisory lock that serialises table creation.
+SIDE_TABLES_DDL_LOCK = 0x5245_4354_4946_59  # "RECTIFY"
 
 
 class Executor(ABC):
@@ -157,6 +159,18 @@ class PostgresSideDatabase(SideDatabase):
     def transaction(self, *, write: bool = True) -> Iterator[Executor]:
         with self._pool.connection() as connection, connection.transaction():
             yield _PostgresExecutor(connection)
+
+    def ensure_tables(self, ddl: Mapping[Dialect, Sequence[str]]) -> None:
+        """Create the tables; several processes starting at once do it one at a time.
+
+        ``CREATE TABLE IF NOT EXISTS`` is not safe against itself on PostgreSQL:
+        two sessions racing can both pass the check, and the second fails on the
+        catalog's unique index. A transaction-scoped advisory lock orders them.
+        """
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (SIDE_TABLES_DDL_LOCK,))
+            for statement in ddl[self.dialect]:
+                tx.execute(statement)
 
     def close(self) -> None:
         self._pool.close()

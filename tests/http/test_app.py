@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from uuid import UUID
 
@@ -10,8 +11,12 @@ from fastapi.testclient import TestClient
 
 from domain.values import Role
 from infrastructure.bootstrap import build_app
-from infrastructure.evidence import DirectoryEvidenceStore, TableEvidenceStore
-from infrastructure.idempotency import SqlIdempotencyStore
+from infrastructure.evidence import (
+    DirectoryEvidenceStore,
+    TableEvidenceStore,
+    create_evidence_store,
+)
+from infrastructure.idempotency import SqlIdempotencyStore, create_idempotency_store
 from infrastructure.users import SqlUserStore, create_user_store
 from interfaces.http.app import _thread_count, create_app_from_env
 from tests.http.conftest import FAST_HASHER
@@ -86,3 +91,30 @@ def test_on_postgres_evidence_is_kept_in_a_table(
         assert isinstance(app.state.evidence, TableEvidenceStore)
         stored = app.state.evidence.put(b"photo", name="p.jpg", media_type="image/jpeg")
         assert app.state.evidence.get(stored.sha256).data == b"photo"
+
+
+def test_workers_starting_together_create_the_side_tables_without_failing(
+    postgres_url: str,
+) -> None:
+    """gunicorn boots its workers at once; each creates the tables it needs."""
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def boot() -> None:
+        try:
+            start.wait()
+            for store in (
+                create_idempotency_store(postgres_url),
+                create_evidence_store(postgres_url),
+                create_user_store(postgres_url, hasher=FAST_HASHER),
+            ):
+                store.close()
+        except BaseException as error:  # collected for the assertion below
+            errors.append(error)
+
+    workers = [threading.Thread(target=boot) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
