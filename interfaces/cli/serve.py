@@ -81,10 +81,33 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 
         uvicorn.run(HTTP_FACTORY, factory=True, host=host, port=port)
     else:
+        prepare_database()
         argv = gunicorn_argv(host, port, workers)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(argv[0], argv)
+
+
+def prepare_database() -> None:
+    """Start the API once in this process, and stop it, before several workers start.
+
+    That creates every table the API and its lifespans use (events, users,
+    read models, the audit chain …). PostgreSQL's ``CREATE TABLE IF NOT
+    EXISTS`` is not safe against itself: workers creating the same table at
+    the same moment on a fresh database fail with a unique violation, and
+    gunicorn then stops them all.
+    """
+    import anyio
+
+    from interfaces.http.app import create_app_from_env
+
+    api = create_app_from_env()
+
+    async def start_and_stop() -> None:
+        async with api.router.lifespan_context(api):
+            pass
+
+    anyio.run(start_and_stop)
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -204,3 +205,30 @@ def test_serve_on_the_in_memory_store_serves_the_app_it_loaded_the_demo_into(
     assert find_dataset(api.state.rectify) is not None
     assert api.state.users.check_password("zhangming", "zhangming-demo")
     assert "http://127.0.0.1:8000/docs" in result.stdout
+
+
+def test_rectify_serve_starts_several_workers_on_a_fresh_postgres_database(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    rectify = str(Path(sys.executable).with_name("rectify"))
+    process = subprocess.Popen(
+        [rectify, "serve", "--workers", "2", "--port", str(port), "--database-url", postgres_url],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_openapi(url, process)
+        # Each worker serves its share; none died racing the others to create tables.
+        health = [httpx.get(f"{url}/health", timeout=10) for _ in range(6)]
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert all(r.status_code == 200 for r in health), [r.text for r in health]
+    assert output.count("Booting worker") == 2, output
+    assert "uvicorn_worker.UvicornWorker" in output
+    assert "Traceback" not in output, output
