@@ -224,7 +224,7 @@ class DemoSummary:
 def find_dataset(app: RectifyApp, name: str = DATASET_NAME) -> DemoDataset | None:
     """The marker of an earlier load of data set ``name``, or None."""
     try:
-        dataset = app.repository.get(DemoDataset.id_for(name))
+        dataset: object = app.repository.get(DemoDataset.id_for(name))
     except AggregateNotFoundError:
         return None
     return dataset if isinstance(dataset, DemoDataset) else None
