@@ -27,8 +27,10 @@ Dialect = Literal["sqlite", "postgres"]
 POSTGRES_SIDE_POOL_SIZE = 4
 POSTGRES_POOL_WAIT_SECONDS = 10.0
 SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
-# An arbitrary constant naming the advisory lock that serialises table creation.
+# Arbitrary constants naming the advisory locks that serialise table creation:
+# of the side tables, and of everything else created at startup (the event store's).
 SIDE_TABLES_DDL_LOCK = 0x5245_4354_4946_59  # "RECTIFY"
+STARTUP_LOCK = 0x5245_4354_4946_5A
 
 
 class Executor(ABC):
@@ -69,6 +71,16 @@ class SideDatabase(ABC):
         with self.transaction() as tx:
             for statement in ddl[self.dialect]:
                 tx.execute(statement)
+
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        """Hold, across processes, the lock under which one process at a time starts.
+
+        Only PostgreSQL needs it (SQLite serialises its writers anyway): several
+        workers starting together on a fresh database would otherwise race to
+        create the same tables.
+        """
+        yield
 
     @abstractmethod
     def close(self) -> None:
@@ -171,6 +183,15 @@ class PostgresSideDatabase(SideDatabase):
             tx.execute("SELECT pg_advisory_xact_lock(?)", (SIDE_TABLES_DDL_LOCK,))
             for statement in ddl[self.dialect]:
                 tx.execute(statement)
+
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        with self._pool.connection() as connection:
+            connection.execute("SELECT pg_advisory_lock(%s)", (STARTUP_LOCK,))
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (STARTUP_LOCK,))
 
     def close(self) -> None:
         self._pool.close()

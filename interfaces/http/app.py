@@ -267,7 +267,13 @@ def create_app_from_env() -> FastAPI:
     url = database_url_from_env()
     side = side_database_for(environment_for(url))
     users = create_user_store(url, database=side)
-    rectify = build_app(url, passwords=users)
+    if side is None:
+        rectify = build_app(url, passwords=users)
+    else:
+        # gunicorn boots its workers together; on a fresh PostgreSQL database
+        # each would race the others to create the event store's tables.
+        with side.startup_lock():
+            rectify = build_app(url, passwords=users)
     app = create_app(
         rectify,
         users,

@@ -11,12 +11,8 @@ from fastapi.testclient import TestClient
 
 from domain.values import Role
 from infrastructure.bootstrap import build_app
-from infrastructure.evidence import (
-    DirectoryEvidenceStore,
-    TableEvidenceStore,
-    create_evidence_store,
-)
-from infrastructure.idempotency import SqlIdempotencyStore, create_idempotency_store
+from infrastructure.evidence import DirectoryEvidenceStore, TableEvidenceStore
+from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.users import SqlUserStore, create_user_store
 from interfaces.http.app import _thread_count, create_app_from_env
 from tests.http.conftest import FAST_HASHER
@@ -93,26 +89,24 @@ def test_on_postgres_evidence_is_kept_in_a_table(
         assert app.state.evidence.get(stored.sha256).data == b"photo"
 
 
-def test_workers_starting_together_create_the_side_tables_without_failing(
-    postgres_url: str,
+def test_workers_starting_together_on_a_fresh_database_all_boot(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """gunicorn boots its workers at once; each creates the tables it needs."""
-    start = threading.Barrier(6)
+    monkeypatch.setenv("RECTIFY_DATABASE_URL", postgres_url)
+    start = threading.Barrier(4)
     errors: list[BaseException] = []
 
     def boot() -> None:
         try:
             start.wait()
-            for store in (
-                create_idempotency_store(postgres_url),
-                create_evidence_store(postgres_url),
-                create_user_store(postgres_url, hasher=FAST_HASHER),
-            ):
-                store.close()
+            app = create_app_from_env()
+            for close in reversed(app.state.closers):
+                close()
         except BaseException as error:  # collected for the assertion below
             errors.append(error)
 
-    workers = [threading.Thread(target=boot) for _ in range(6)]
+    workers = [threading.Thread(target=boot) for _ in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
