@@ -29,13 +29,18 @@ class Dialect:
     name: str
     placeholder: str
 
-    def ddl(self, table: Table, prefix: str) -> list[str]:
-        """``CREATE TABLE`` and ``CREATE INDEX`` statements, idempotent."""
+    def ddl(self, table: Table, prefix: str, *, unlogged: bool = False) -> list[str]:
+        """``CREATE TABLE`` and ``CREATE INDEX`` statements, idempotent.
+
+        ``unlogged``: on PostgreSQL, a table whose writes skip the write-ahead
+        log (lost in a crash), for scratch copies that are thrown away anyway.
+        """
         types = _TYPES[self.name]
         columns = ", ".join(f"{name} {types[kind]}" for name, kind in table.columns)
         name = prefix + table.name
+        kind = "UNLOGGED TABLE" if unlogged and self.name == "postgres" else "TABLE"
         statements = [
-            f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
+            f"CREATE {kind} IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
         ]
         for index in table.indexes:
             statements.append(

@@ -38,6 +38,7 @@ class ReadModelStore:
         self.time_zone = ZoneInfo(app.env.get("TIME_ZONE", "Asia/Shanghai"))
         datastore = getattr(app.factory, "datastore", None)
         self._owns_datastore = False
+        self._live_views: dict[str, ReadModelView] = {}
         if isinstance(datastore, SQLiteDatastore | PostgresDatastore):
             self.datastore: SQLiteDatastore | PostgresDatastore = datastore
         elif isinstance(app.recorder, POPOApplicationRecorder):
@@ -59,9 +60,14 @@ class ReadModelStore:
         return isinstance(self.datastore, PostgresDatastore)
 
     def view(self, name: str, *, scratch: bool = False) -> ReadModelView:
-        """The view (tables + position) of projection ``name``, its tables created."""
+        """The view (tables + position) of projection ``name``, its tables created.
+
+        A live view is made once per store; a scratch view afresh each time.
+        """
         if name not in PROJECTION_CLASSES:
             raise KeyError(f"no projection named {name!r}; known: {', '.join(PROJECTION_NAMES)}")
+        if not scratch and name in self._live_views:
+            return self._live_views[name]
         prefix = SCRATCH_PREFIX if scratch else LIVE_PREFIX
         view: ReadModelView
         if isinstance(self.datastore, PostgresDatastore):
@@ -69,6 +75,8 @@ class ReadModelStore:
         else:
             view = SQLiteReadModelView(self.datastore, projection_name=name, prefix=prefix)
         view.create_table()
+        if not scratch:
+            self._live_views[name] = view
         return view
 
     def projection(self, name: str, *, scratch: bool = False) -> ReadModelProjection:

@@ -230,20 +230,34 @@ class PostgresReadModelView(ReadModelTables, PostgresTrackingRecorder):
         self._setup(projection_name, prefix)
         kwargs["tracking_table_name"] = self.tracking_table
         super().__init__(datastore, **kwargs)
+        scratch = prefix != LIVE_PREFIX
         for table in self.tables:
-            self.sql_create_statements += [SQL(s) for s in self.dialect.ddl(table, prefix)]  # type: ignore[arg-type]
+            self.sql_create_statements += [
+                SQL(s)  # type: ignore[arg-type]
+                for s in self.dialect.ddl(table, prefix, unlogged=scratch)
+            ]
 
     @contextmanager
     def write_transaction(self) -> Iterator[Any]:
         # Pipeline mode sends the statements of a batch without waiting for
         # each reply; a fetch (the tracking check) waits for what it needs.
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline(),
-            conn.transaction(),
-            conn.cursor() as cursor,
-        ):
-            yield cursor
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline(), conn.transaction(), conn.cursor() as cursor:
+                    # A read model can always be brought back from the log, so
+                    # its commits need not wait for the disk: a crash may lose
+                    # the last few, whole (rows and position together), and they
+                    # are applied again from the position that was kept.
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF", prepare=False)
+                    yield _Unprepared(cursor)
+            finally:
+                if not conn.closed:
+                    # A DROP or ROLLBACK seen in a pipeline makes psycopg forget
+                    # its prepared statements and defer a DEALLOCATE ALL until
+                    # after the connection's next query, which, if that query is
+                    # prepared, deallocates it too ("prepared statement does
+                    # not exist" at its next use). Run the deferred command now.
+                    conn.execute("SELECT 1", prepare=False)
 
     @contextmanager
     def read_transaction(self) -> Iterator[Any]:
@@ -252,6 +266,25 @@ class PostgresReadModelView(ReadModelTables, PostgresTrackingRecorder):
 
     def lock_in(self, cursor: Any) -> None:
         cursor.execute(f"LOCK TABLE {self.tracking_table} IN EXCLUSIVE MODE")
+
+
+class _Unprepared:
+    """A cursor that never asks the server to prepare a statement: the batches
+    go in a pipeline, which is where their speed comes from, and the connection
+    goes back to a pool whose other users keep prepared statements of their own
+    (see ``write_transaction``)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, query: Any, params: Any = None) -> Any:
+        return self._cursor.execute(query, params, prepare=False)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
 
 
 ReadModelView = SQLiteReadModelView | PostgresReadModelView
