@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from fastapi.testclient import TestClient
 from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,10 @@ sys.path.insert(0, str(REPO))
 
 from infrastructure.persistence import environment_for  # noqa: E402
 from infrastructure.users import create_user_store  # noqa: E402
-from interfaces.http.app import CONNECTIONS_KEPT_FOR_PROJECTIONS  # noqa: E402
+from interfaces.http.app import (  # noqa: E402
+    CONNECTIONS_KEPT_FOR_PROJECTIONS,
+    create_app_from_env,
+)
 
 FACTORY = "interfaces.http.app:create_app_from_env()"
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
@@ -101,6 +105,24 @@ def fresh_database(admin_url: str) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def prepare_schema(database_url: str) -> None:
+    """Create every table once, as an operator's first start would, before the workers.
+
+    The workers' startup creates what is missing; racing each other on an empty
+    database, the read models' table creation was seen to fail a worker's boot.
+    """
+    previous = os.environ.get("RECTIFY_DATABASE_URL")
+    os.environ["RECTIFY_DATABASE_URL"] = database_url
+    try:
+        with TestClient(create_app_from_env()):
+            pass
+    finally:
+        if previous is None:
+            os.environ.pop("RECTIFY_DATABASE_URL")
+        else:
+            os.environ["RECTIFY_DATABASE_URL"] = previous
 
 
 def free_port() -> int:
@@ -309,6 +331,7 @@ def main() -> None:
         users = create_user_store(database_url)
         users.add(USER, "压测检查员", "inspector", PASSWORD)
         users.close()
+        prepare_schema(database_url)
         with server(database_url, args.workers, args.projections) as base:
             token = httpx.post(
                 f"{base}/token", data={"username": USER, "password": PASSWORD}
