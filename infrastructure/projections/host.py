@@ -15,7 +15,9 @@ Settings (process environment, or ``settings=`` of ``build_app``):
 - ``RECTIFY_OVERDUE_CHECK_SECONDS`` — how often the overdue check runs (60;
   0 turns it off);
 - ``RECTIFY_PROJECTION_POLL_SECONDS`` — how long a runner waits before asking
-  the log again when it had nothing new (0.1).
+  the log again when it had nothing new (0.1);
+- ``RECTIFY_PROJECTION_BATCH_SIZE`` — the most events applied in one
+  transaction (500).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = logging.getLogger("rectify.projections")
 
 DEFAULT_OVERDUE_SECONDS = 60.0
 DEFAULT_POLL_SECONDS = 0.1
+DEFAULT_BATCH_SIZE = 500
 INLINE, EXTERNAL = "inline", "external"
 
 
@@ -101,6 +104,7 @@ class ReadModelHost:
             if poll_interval is None
             else poll_interval
         )
+        batch_size = int(setting(app, "PROJECTION_BATCH_SIZE", str(DEFAULT_BATCH_SIZE)))
         self.views = {name: self.store.view(name) for name in PROJECTION_NAMES}
         self.runners: dict[str, ProjectionRunner[Any]] = {}
         if run:
@@ -110,6 +114,7 @@ class ReadModelHost:
                     self.store.projection(name),
                     lock=self._lock(name),
                     poll_interval=poll,
+                    batch_size=batch_size,
                 )
         self.last_overdue: OverdueReport | None = None
         self.overdue_error: BaseException | None = None

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import socket
 import threading
 from typing import Any, Protocol
 
@@ -50,6 +52,16 @@ class NoLock:
         return None
 
 
+WORKER_LABEL_PREFIX = "rectify-projections"
+
+
+def worker_label() -> str:
+    """How a lock's session names its process (``application_name``), so that
+    ``rectify projections status`` can say which worker leads: ``rectify-projections
+    pid 1234 on host``."""
+    return f"{WORKER_LABEL_PREFIX} pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit key for ``name`` (PostgreSQL advisory locks take a bigint)."""
     digest = hashlib.blake2b(f"rectify:projection:{name}".encode(), digest_size=8).digest()
@@ -73,7 +85,11 @@ class PostgresAdvisoryLock:
                 return True
             self._forget()
             try:
-                self._conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
+                self._conn = psycopg.connect(
+                    **self._connect_kwargs,
+                    autocommit=True,
+                    application_name=worker_label(),
+                )
                 row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             except psycopg.Error:
                 self._forget()

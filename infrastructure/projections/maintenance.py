@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.application import Application
 
 from application.projections.read_models import ReadModelProjection
+from infrastructure.projections.locks import WORKER_LABEL_PREFIX, advisory_key
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import PROJECTION_CLASSES, ReadModelStore
 from infrastructure.readmodels.views import ReadModelView
@@ -203,7 +204,16 @@ class ProjectionStatus:
     name: str
     position: int | None
     head: int
-    worker_pid: int | None = None
+    worker: str | None = None
+    """Which process holds the projection's lock (``pid 1234 on host``), if one does."""
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker's process id, if it runs on this host's naming (see ``worker``)."""
+        if self.worker is None:
+            return None
+        words = self.worker.split()
+        return int(words[1]) if len(words) > 1 and words[0] == "pid" else None
 
     @property
     def lag(self) -> int:
@@ -212,7 +222,7 @@ class ProjectionStatus:
 
 def status(app: Application[Any], store: ReadModelStore) -> list[ProjectionStatus]:
     """Each read-model projection's position and lag; on PostgreSQL also the
-    process id of the worker holding its lock, if one does."""
+    worker process holding its lock, if one does."""
     head = app.recorder.max_notification_id() or 0
     holders = _lock_holders(store) if store.is_postgres else {}
     return [
@@ -220,28 +230,27 @@ def status(app: Application[Any], store: ReadModelStore) -> list[ProjectionStatu
             name=name,
             position=store.view(name).max_tracking_id(app.name),
             head=head,
-            worker_pid=holders.get(name),
+            worker=holders.get(name),
         )
         for name in PROJECTION_CLASSES
     ]
 
 
-def _lock_holders(store: ReadModelStore) -> dict[str, int]:
-    from infrastructure.projections.locks import advisory_key
-
+def _lock_holders(store: ReadModelStore) -> dict[str, str]:
     keys = {advisory_key(name): name for name in PROJECTION_CLASSES}
     with store.datastore.transaction(commit=False) as cursor:
-        # A bigint advisory key is stored as its high and low 32 bits.
+        # A bigint advisory key is kept as its high and low 32 bits.
         cursor.execute(
-            "SELECT pid, (classid::bigint << 32) | objid::bigint AS key FROM pg_locks "
-            "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "SELECT a.application_name, (l.classid::bigint << 32) | l.objid::bigint AS key "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         rows = [dict(row) for row in cursor.fetchall()]
-    holders: dict[str, int] = {}
+    holders: dict[str, str] = {}
     for row in rows:
-        key = int(row["key"])
-        signed = key - (1 << 64) if key >= (1 << 63) else key
-        if signed in keys:
-            holders[keys[signed]] = int(row["pid"])
+        name = keys.get(int(row["key"]))
+        if name is not None:
+            label = str(row["application_name"] or "")
+            holders[name] = label.removeprefix(WORKER_LABEL_PREFIX).strip() or "unknown"
     return holders

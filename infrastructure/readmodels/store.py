@@ -8,6 +8,8 @@ application gets a private in-memory SQLite database for them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from application.projections.read_models import READ_MODEL_PROJECTIONS, ReadModelProjection
+from infrastructure.projections.locks import advisory_key
 from infrastructure.readmodels.schema import LIVE_PREFIX, SCRATCH_PREFIX
 from infrastructure.readmodels.views import (
     PostgresReadModelView,
@@ -28,6 +31,7 @@ PROJECTION_CLASSES: dict[str, type[ReadModelProjection]] = {
     cls.name: cls for cls in READ_MODEL_PROJECTIONS
 }
 PROJECTION_NAMES: tuple[str, ...] = tuple(PROJECTION_CLASSES)
+DDL_LOCK_KEY = advisory_key("read-model tables")
 
 
 class ReadModelStore:
@@ -74,7 +78,8 @@ class ReadModelStore:
             view = PostgresReadModelView(self.datastore, projection_name=name, prefix=prefix)
         else:
             view = SQLiteReadModelView(self.datastore, projection_name=name, prefix=prefix)
-        view.create_table()
+        with self._ddl_lock():
+            view.create_table()
         if not scratch:
             self._live_views[name] = view
         return view
@@ -82,6 +87,21 @@ class ReadModelStore:
     def projection(self, name: str, *, scratch: bool = False) -> ReadModelProjection:
         """Projection ``name`` writing to its live (or scratch) view."""
         return PROJECTION_CLASSES[name](self.view(name, scratch=scratch), time_zone=self.time_zone)
+
+    @contextmanager
+    def _ddl_lock(self) -> Iterator[None]:
+        """On PostgreSQL, one process at a time creates tables: two processes
+        running ``CREATE TABLE IF NOT EXISTS`` together can both try to create
+        them, and one fails."""
+        if not isinstance(self.datastore, PostgresDatastore):
+            yield
+            return
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
 
     def postgres_connect_kwargs(self) -> dict[str, Any]:
         """How to open a connection of one's own (for an advisory lock)."""

@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -16,9 +16,11 @@ from rich.table import Table
 
 from application.app import RectifyApp
 from infrastructure.bootstrap import build_app
+from infrastructure.persistence import environment_for
 from infrastructure.projections import maintenance
 from infrastructure.projections.host import ReadModelHost
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
+from infrastructure.side_tables import side_database_for
 from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
@@ -153,7 +155,7 @@ def status(database_url: DatabaseUrl = None) -> None:
     with _opened(database_url) as (rectify, store):
         table = Table("projection", "position", "head", "lag", "worker")
         for state in maintenance.status(rectify, store):
-            worker = "-" if state.worker_pid is None else f"pid {state.worker_pid}"
+            worker = state.worker or "-"
             if not store.is_postgres:
                 worker = "n/a"
             table.add_row(
@@ -189,7 +191,15 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    rectify = build_app(database_url)
+    side = side_database_for(environment_for(database_url))
+    try:
+        # Workers started together on a fresh PostgreSQL database would race
+        # to create the event store's tables.
+        with side.startup_lock() if side is not None else nullcontext():
+            rectify = build_app(database_url)
+    finally:
+        if side is not None:
+            side.close()
     host = ReadModelHost(rectify, names=names, overdue_interval=overdue_seconds)
     try:
         host.start()

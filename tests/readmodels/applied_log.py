@@ -75,3 +75,16 @@ def applied_log_view(store: ReadModelStore, name: str) -> Any:
         view = SQLiteAppliedLog(store.datastore)
     view.create_table()
     return view
+
+
+class AppliedLog:
+    """A library-style projection (``process_event`` only) over an applied-log
+    view, noting which worker applied each event."""
+
+    def __init__(self, view: Any, worker: str = "", name: str = "applied_log") -> None:
+        self.view = view
+        self.worker = worker
+        self.name = name
+
+    def process_event(self, event: Any, tracking: Tracking) -> None:
+        self.view.record(tracking, self.worker)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -11,6 +9,7 @@ from application.app import RectifyApp
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import ReadModelStore
 from tests.core.scenario import KANGSHUN_SHOP, Stage, Sweep
+from tests.readmodels.applied_log import AppliedLog, applied_log_view
 
 
 def test_a_running_projection_follows_the_log_and_waits_for_a_position(
@@ -57,24 +56,9 @@ def test_a_batch_already_applied_is_refused_whole(
     assert len(projection.view.rows("sites")) == 1
 
 
-class AppliedLog:
-    """A library-style projection (``process_event`` only): one row per event it
-    applies, no key, so an event applied twice would show as two rows."""
-
-    name = "applied_log"
-
-    def __init__(self, view: Any) -> None:
-        self.view = view
-
-    def process_event(self, event: Any, tracking: Tracking) -> None:
-        self.view.record(tracking)
-
-
 def test_the_runner_runs_any_projection_with_a_tracking_recorder(
     app: RectifyApp, store: ReadModelStore, sweep: Sweep
 ) -> None:
-    from tests.readmodels.applied_log import applied_log_view
-
     view = applied_log_view(store, "runner_generic")
     sweep.arrange_case(Stage.ACKNOWLEDGED)
     runner = ProjectionRunner(app, AppliedLog(view))  # type: ignore[arg-type]
