@@ -143,8 +143,9 @@ def test_a_malformed_body_is_422_naming_the_field(api: Api, body: Any, field: st
         (b'{"name": "a", "region": "b"}', "text/plain", 422),
         (b"\xff\xfe\xfd", "application/json", 400),
         (b"[" * 200_000, "application/json", 400),
+        (b'{"name": NaN, "region": Infinity}', "application/json", 422),
     ],
-    ids=["truncated-json", "form", "text-plain", "not-utf8", "nested-too-deep"],
+    ids=["truncated-json", "form", "text-plain", "not-utf8", "nested-too-deep", "nan"],
 )
 def test_an_unparseable_body_is_a_4xx_problem(
     api: Api, content: bytes, content_type: str, status: int
@@ -321,7 +322,11 @@ def test_a_body_over_one_mib_is_413_declared_or_streamed(api: Api) -> None:
 # -- fuzzing: whatever arrives, the answer is never a 500 ---------------------------
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
     ),
