@@ -31,7 +31,7 @@ from typing import Any
 
 from domain.values import Evidence
 from infrastructure.persistence import environment_for
-from infrastructure.side_tables import SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
 
 EVIDENCE_DIR_VARIABLE = "RECTIFY_EVIDENCE_DIR"
 
@@ -172,7 +172,7 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-EVIDENCE_DDL = {
+EVIDENCE_DDL: dict[Dialect, list[str]] = {
     "sqlite": [
         "CREATE TABLE IF NOT EXISTS rectify_evidence ("
         " sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, media_type TEXT NOT NULL,"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from infrastructure.persistence import environment_for
-from infrastructure.side_tables import SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
 
 # Longer than any command takes; a pending row older than this was left by a
 # process that died mid-request, and the key is free again.
@@ -163,7 +163,7 @@ class InMemoryIdempotencyStore(IdempotencyStore):
             return len(old)
 
 
-IDEMPOTENCY_DDL = {
+IDEMPOTENCY_DDL: dict[Dialect, list[str]] = {
     "sqlite": [
         "CREATE TABLE IF NOT EXISTS rectify_idempotency ("
         " user_id TEXT NOT NULL,"

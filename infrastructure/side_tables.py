@@ -220,8 +220,11 @@ def side_database_for(env: Mapping[str, str] | Any) -> SideDatabase | None:
     """
     module = env.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
     if module == "eventsourcing.sqlite":
+        db_name = env.get("SQLITE_DBNAME")
+        if not db_name:
+            raise ValueError("SQLite settings without SQLITE_DBNAME")
         return SQLiteSideDatabase(
-            env.get("SQLITE_DBNAME"),
+            db_name,
             lock_timeout=float(env.get("SQLITE_LOCK_TIMEOUT") or SQLITE_LOCK_TIMEOUT_SECONDS),
         )
     if module == "eventsourcing.postgres":

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import jwt
 
-from infrastructure.side_tables import SideDatabase
+from infrastructure.side_tables import Dialect, SideDatabase
 
 ALGORITHM = "HS256"
 ISSUER = "rectify"
 MIN_SECRET_LENGTH = 32
 TOKEN_SECRET_NAME = "token_signing_secret"
 
-SECRETS_DDL = {
+SECRETS_DDL: dict[Dialect, list[str]] = {
     "sqlite": [
         "CREATE TABLE IF NOT EXISTS rectify_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
     ],

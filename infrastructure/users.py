@@ -8,6 +8,7 @@ Passwords are hashed with Argon2id (``argon2-cffi``).
 
 from __future__ import annotations
 
+import builtins
 import re
 import threading
 import time
@@ -19,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from domain.values import Actor, Role
 from infrastructure.persistence import environment_for
-from infrastructure.side_tables import SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
 
 MIN_PASSWORD_LENGTH = 8
 # Argon2 pre-hashes any length, but an unbounded password is still a cheap way
@@ -100,7 +101,7 @@ class UserStore(ABC):
         row = self._select(user_id)
         return row.user if row else None
 
-    def list(self) -> list[User]:
+    def list(self) -> builtins.list[User]:
         """Every user, by id."""
         return sorted((row.user for row in self._select_all()), key=lambda u: u.user_id)
 
@@ -143,7 +144,7 @@ class UserStore(ABC):
     def _select(self, user_id: str) -> _Row | None: ...
 
     @abstractmethod
-    def _select_all(self) -> list[_Row]: ...
+    def _select_all(self) -> builtins.list[_Row]: ...
 
     @abstractmethod
     def _update_hash(self, user_id: str, password_hash: str) -> bool:
@@ -169,7 +170,7 @@ class InMemoryUserStore(UserStore):
         with self._lock:
             return self._rows.get(user_id)
 
-    def _select_all(self) -> list[_Row]:
+    def _select_all(self) -> builtins.list[_Row]:
         with self._lock:
             return list(self._rows.values())
 
@@ -182,7 +183,7 @@ class InMemoryUserStore(UserStore):
             return True
 
 
-USERS_DDL = {
+USERS_DDL: dict[Dialect, list[str]] = {
     "sqlite": [
         "CREATE TABLE IF NOT EXISTS rectify_users ("
         " user_id TEXT PRIMARY KEY,"
@@ -244,7 +245,7 @@ class SqlUserStore(UserStore):
         )
         return _row(rows[0]) if rows else None
 
-    def _select_all(self) -> list[_Row]:
+    def _select_all(self) -> builtins.list[_Row]:
         rows = self.database.execute(f"SELECT {_COLUMNS} FROM rectify_users", write=False)
         return [_row(r) for r in rows]
 

@@ -15,6 +15,7 @@ id 404, a stale ``If-Match`` 412, a missing one 428, a body too large 413.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -99,7 +100,7 @@ def problem_response(
     *,
     rule: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response; usable as an ASGI app by middleware too."""
     body: dict[str, Any] = {
@@ -166,7 +167,7 @@ async def _evidence_altered(_: Request, error: Exception) -> JSONResponse:
     return problem_response(409, str(error), rule="evidence_altered")
 
 
-def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+def _location(loc: Sequence[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -21,7 +22,8 @@ from interfaces.http.schemas.views import CommandResult, SiteView
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 
-SITE_REGISTERED_TOPIC = get_topic(Site.Registered)
+# The event class is made by the @event decorator, which type checkers cannot see.
+SITE_REGISTERED_TOPIC = get_topic(Site.Registered)  # type: ignore[attr-defined]
 
 
 @router.post("", status_code=201, response_model=CommandResult, responses=CREATE_ERRORS)
@@ -57,7 +59,8 @@ def list_sites(user: ReadingAll, cmd: Cmd) -> list[SiteView]:
         if not page:
             break
         for notification in page:
-            site = rectify.mapper.to_domain_event(notification).mutate(None)
+            event: Any = rectify.mapper.to_domain_event(notification)
+            site = event.mutate(None)
             sites.append(SiteView.of(site))
         start = page[-1].id + 1
     return sites
