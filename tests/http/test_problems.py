@@ -144,8 +144,17 @@ def test_a_malformed_body_is_422_naming_the_field(api: Api, body: Any, field: st
         (b"\xff\xfe\xfd", "application/json", 400),
         (b"[" * 200_000, "application/json", 400),
         (b'{"name": NaN, "region": Infinity}', "application/json", 422),
+        (b'{"name": ' + b"9" * 5000 + b"}", "application/json", 400),
     ],
-    ids=["truncated-json", "form", "text-plain", "not-utf8", "nested-too-deep", "nan"],
+    ids=[
+        "truncated-json",
+        "form",
+        "text-plain",
+        "not-utf8",
+        "nested-too-deep",
+        "nan",
+        "huge-integer",
+    ],
 )
 def test_an_unparseable_body_is_a_4xx_problem(
     api: Api, content: bytes, content_type: str, status: int
