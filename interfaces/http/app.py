@@ -274,10 +274,15 @@ def create_app_from_env() -> FastAPI:
         # each would race the others to create the event store's tables.
         with side.startup_lock():
             rectify = build_app(url, passwords=users)
+    # One side-table connection (pool) per process serves users, keys, evidence
+    # and the secret alike.
     app = create_app(
         rectify,
         users,
-        token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip() or None,
+        idempotency=SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore(),
+        evidence=evidence_store_for(rectify.env, side),
+        token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip()
+        or load_or_create_secret(side),
         token_ttl_minutes=int(os.environ.get(TOKEN_TTL_VARIABLE, "").strip() or 60),
     )
     app.state.closers.insert(0, rectify.close)
