@@ -225,7 +225,9 @@ def create_app(
 def _thread_count(rectify: RectifyApp) -> int | None:
     configured = os.environ.get(THREADS_VARIABLE, "").strip()
     if configured:
-        return max(1, int(configured))
+        if not configured.isascii() or not configured.isdigit() or int(configured) < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be a positive integer, not {configured!r}")
+        return int(configured)
     if rectify.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
         connections = int(rectify.env.get("POSTGRES_POOL_SIZE") or 5) + int(
             rectify.env.get("POSTGRES_MAX_OVERFLOW") or 10
