@@ -66,10 +66,28 @@ class ReadModelTables:
         """Like :meth:`apply`, inside a transaction the caller holds."""
         first, last = batch[0][1], batch[-1][1]
         self._advance(cursor, last.application_name, first.notification_id, last.notification_id)
+        # Consecutive changes of one shape (the items of an inspection, the
+        # history rows of a burst of events) go as one executemany, in order.
+        statement = self.dialect.statement
+        run_sql: str | None = None
+        run: list[list[Any]] = []
         for changes, _ in batch:
             for change in changes:
-                sql, params = self.dialect.statement(change, self.prefix)
-                cursor.execute(sql, params)
+                sql, params = statement(change, self.prefix)
+                if sql != run_sql and run:
+                    self._execute_run(cursor, run_sql, run)
+                    run = []
+                run_sql = sql
+                run.append(params)
+        if run:
+            self._execute_run(cursor, run_sql, run)
+
+    @staticmethod
+    def _execute_run(cursor: Any, sql: str | None, run: list[list[Any]]) -> None:
+        if len(run) == 1:
+            cursor.execute(sql, run[0])
+        else:
+            cursor.executemany(sql, run)
 
     def _advance(self, cursor: Any, application_name: str, first: int, last: int) -> None:
         q = self.dialect.q
@@ -285,6 +303,9 @@ class _Unprepared:
 
     def fetchall(self) -> Any:
         return self._cursor.fetchall()
+
+    def executemany(self, query: Any, params_seq: Any) -> Any:
+        return self._cursor.executemany(query, params_seq, returning=False)
 
 
 ReadModelView = SQLiteReadModelView | PostgresReadModelView

@@ -1,0 +1,316 @@
+"""How fast the read models catch up on a long log, and what a full rebuild costs.
+
+    .venv/bin/python benchmarks/projections_rebuild.py                   # 1M events, PostgreSQL
+    .venv/bin/python benchmarks/projections_rebuild.py --events 100000    # fewer
+    .venv/bin/python benchmarks/projections_rebuild.py --backend sqlite   # or: both
+    .venv/bin/python benchmarks/projections_rebuild.py --reuse            # keep an earlier log
+    .venv/bin/python benchmarks/projections_rebuild.py --check            # also time a check
+
+The log is made of copies of a set of real cases — recorded through the
+application on the in-memory store: closed cases (general and major), one
+closed after a failed first verification and an extension, an overdue one,
+a dismissed one, one fixed on the spot — each copy with fresh aggregate ids, so
+every event decodes and projects like a real one. The rows are bulk-inserted
+(PostgreSQL COPY, sqlite3 executemany), which is how a million events are had in
+reasonable time; the application would take far longer to record them.
+
+Then, each in a child process of its own so its peak memory (max RSS) is its own:
+
+- ``catch-up``: every read-model projection applies the whole log to empty
+  live tables, as a worker starting on an existing log does (events/s);
+- ``rebuild``: ``rectify projections rebuild`` for every projection — replay
+  into scratch tables, then swap them in (seconds, events/s, peak memory);
+- ``check`` (with ``--check``): ``rectify projections check``.
+
+PostgreSQL: a database ``rectify_projections_bench`` on 127.0.0.1:5432
+(``--postgres-url``), dropped and created again unless ``--reuse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from infrastructure.bootstrap import build_app  # noqa: E402
+from infrastructure.clock import ManualClock  # noqa: E402
+from infrastructure.persistence import environment_for  # noqa: E402
+
+DEFAULT_SQLITE = ROOT / "var" / "bench-projections.sqlite3"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_projections_bench"
+INSERT_BATCH = 10_000
+
+Row = tuple[uuid.UUID, int, str, bytes]
+
+
+# -- the template: a handful of real cases ---------------------------------------------------
+
+
+def template_events() -> list[Row]:
+    """The stored events of several cases in different states, recorded through
+    the application on the in-memory store."""
+    from domain.values import Severity
+    from tests.core.scenario import (
+        CHEN_XIAOFENG,
+        HUOGEN_BARBERSHOP,
+        KANGSHUN_SHOP,
+        SWEEP_STARTS,
+        WAN_PINGYING_SHOP,
+        YU_JIANHUA_SHOP,
+        YU_JIANMING,
+        ZHANG_MING,
+        FakePasswords,
+        Stage,
+        Sweep,
+        password_of,
+        photo,
+    )
+
+    clock = ManualClock(SWEEP_STARTS)
+    app = build_app("popo://", clock=clock, passwords=FakePasswords())
+    sweep = Sweep(app, clock)
+    sweep.arrange_case(Stage.CLOSED)
+    sweep.arrange_case(Stage.CLOSED, severity=Severity.MAJOR, site=KANGSHUN_SHOP)
+    retried = sweep.arrange_case(Stage.ACKNOWLEDGED, site=YU_JIANHUA_SHOP)
+    deadline = app.get_order(retried.order).deadline
+    sweep.request_extension(retried.order, deadline + timedelta(days=5))
+    app.grant_extension(
+        ZHANG_MING,
+        retried.order,
+        reason="检测点排队",
+        password=password_of(ZHANG_MING),
+        expected_version=sweep.version(retried.order),
+    )
+    sweep.report_completion(retried.order)
+    sweep.verify(retried.hazard, passed=False)
+    sweep.report_completion(retried.order)
+    sweep.verify(retried.hazard, by=ZHANG_MING)
+    sweep.close(retried.hazard, by=YU_JIANMING)
+    late = sweep.arrange_case(Stage.ACKNOWLEDGED, severity=Severity.MAJOR, site=WAN_PINGYING_SHOP)
+    dismissed = sweep.arrange_case(Stage.ORDER_ISSUED, site=HUOGEN_BARBERSHOP)
+    app.dismiss_hazard(
+        ZHANG_MING,
+        dismissed.hazard,
+        reason="误报",
+        expected_version=sweep.version(dismissed.hazard),
+    )
+    spot = sweep.arrange_case(Stage.HAZARD_REPORTED)
+    app.fix_on_the_spot(
+        CHEN_XIAOFENG,
+        spot.hazard,
+        note="当场补登",
+        evidence=[photo("登记表")],
+        expected_version=sweep.version(spot.hazard),
+    )
+    sweep.verify(spot.hazard)
+    clock.advance(days=40)
+    app.mark_overdue([late.order])
+    rows = [
+        (n.originator_id, n.originator_version, n.topic, n.state)
+        for n in app.recorder.select_notifications(start=1, limit=10_000)
+    ]
+    app.close()
+    return rows
+
+
+def copies(template: list[Row], count: int) -> Iterator[Row]:
+    """``count`` events: the template again and again, each copy with fresh ids
+    (replaced in the stored JSON too, where ids are written as hex)."""
+    ids = sorted({row[0] for row in template}, key=str)
+    made = 0
+    copy = 0
+    while True:
+        fresh = {old: uuid.uuid5(old, str(copy)) for old in ids}
+        for originator_id, version, topic, state in template:
+            for old, new in fresh.items():
+                state = state.replace(old.hex.encode(), new.hex.encode())
+            yield fresh[originator_id], version, topic, state
+            made += 1
+            if made == count:
+                return
+        copy += 1
+
+
+# -- filling a database ----------------------------------------------------------------------
+
+
+def event_count(url: str) -> int:
+    app = build_app(url)
+    try:
+        return app.recorder.max_notification_id() or 0
+    finally:
+        app.close()
+
+
+def fill_sqlite(url: str, count: int, reuse: bool) -> None:
+    path = Path(environment_for(url)["SQLITE_DBNAME"])
+    if reuse and path.exists() and event_count(url) >= count:
+        return
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    build_app(url).close()
+    rows = copies(template_events(), count)
+    with closing(sqlite3.connect(path)) as connection:
+        while batch := [(i.hex, v, t, s) for i, v, t, s in _take(rows, INSERT_BATCH)]:
+            with connection:
+                connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", batch)
+
+
+def fill_postgres(url: str, count: int, reuse: bool) -> None:
+    env = environment_for(url)
+    dbname = env["POSTGRES_DBNAME"]
+    admin: dict[str, Any] = {
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"] or None,
+        "password": env["POSTGRES_PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**admin) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+        ).fetchone()
+    if reuse and exists and event_count(url) >= count:
+        return
+    with psycopg.connect(**admin) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    build_app(url).close()
+    template = template_events()
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY rectify_events (originator_id, originator_version, topic, state) FROM STDIN"
+        ) as copy:
+            for row in copies(template, count):
+                copy.write_row(row)
+        cursor.execute("ANALYZE rectify_events")
+
+
+def _take(rows: Iterator[Row], size: int) -> list[Row]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            break
+    return batch
+
+
+# -- the measured phases (each in a child process) -------------------------------------------
+
+
+def phase(name: str, url: str, batch_size: int) -> dict[str, Any]:
+    from infrastructure.projections import maintenance
+    from infrastructure.projections.runner import ProjectionRunner
+    from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
+
+    app = build_app(url)
+    store = ReadModelStore(app)
+    result: dict[str, Any] = {"phase": name, "projections": {}}
+    started = time.perf_counter()
+    for projection in PROJECTION_NAMES:
+        t0 = time.perf_counter()
+        if name == "catch-up":
+            view = store.view(projection)
+            with view.write_transaction() as cursor:
+                view.clear_in(cursor)
+                view.set_position_in(cursor, app.name, None)
+            runner = ProjectionRunner(app, store.projection(projection), batch_size=batch_size)
+            events = runner.catch_up()
+        elif name == "rebuild":
+            events = maintenance.rebuild(app, store, projection).events
+        elif name == "check":
+            report = maintenance.check(app, store, projection)
+            assert report.ok, report.differences[:3]
+            events = report.position or 0
+        else:
+            raise ValueError(name)
+        seconds = time.perf_counter() - t0
+        result["projections"][projection] = {
+            "events": events,
+            "seconds": round(seconds, 2),
+            "events_per_second": round(events / seconds) if seconds else None,
+        }
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    store.close()
+    app.close()
+    return result
+
+
+def run_phase(name: str, url: str, batch_size: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--phase", name, "--url", url]
+    command += ["--batch-size", str(batch_size)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def report(backend: str, events: int, fill_seconds: float, results: list[dict[str, Any]]) -> None:
+    print(f"\n== {backend}: {events:,} events (log filled in {fill_seconds:.0f} s)")
+    for result in results:
+        print(
+            f"  {result['phase']:<9} total {result['seconds']:>8.1f} s, "
+            f"peak memory {result['max_rss_mib']:>7.1f} MiB"
+        )
+        for name, figures in result["projections"].items():
+            print(
+                f"    {name:<13} {figures['events']:>10,} events in {figures['seconds']:>8.1f} s"
+                f" = {figures['events_per_second'] or 0:>8,} events/s"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--sqlite-path", default=str(DEFAULT_SQLITE))
+    parser.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
+    parser.add_argument("--reuse", action="store_true", help="keep a log already there")
+    parser.add_argument("--check", action="store_true", help="also time a check")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.phase:
+        print(json.dumps(phase(args.phase, args.url, args.batch_size)))
+        return
+
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        if backend == "postgres":
+            url = args.postgres_url
+            fill = fill_postgres
+        else:
+            Path(args.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{Path(args.sqlite_path).resolve()}"
+            fill = fill_sqlite
+        started = time.perf_counter()
+        fill(url, args.events, args.reuse)
+        fill_seconds = time.perf_counter() - started
+        events = event_count(url)
+        phases = ["catch-up", "rebuild", *(["check"] if args.check else [])]
+        results = [run_phase(name, url, args.batch_size) for name in phases]
+        report(backend, events, fill_seconds, results)
+
+
+if __name__ == "__main__":
+    main()
