@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from application.app import RectifyApp
+from application.errors import ConcurrencyConflict
 from domain.checklists import EPIDEMIC_2022, get_template
 from domain.values import Actor, Evidence, FivePointPlan, ResponsibleParty, Role, Severity
 
@@ -80,7 +81,9 @@ HUOGEN_BARBERSHOP = "火根神剪理发店"
 SITES: dict[str, dict[str, str]] = {
     TAO_BIAOYIN_SHOP: {"operator": "陶表印", "kind": "盲人按摩", "contact": "0791-83421001"},
     KANGSHUN_SHOP: {
-        "operator": "康顺盲人按摩店店主", "kind": "盲人按摩", "contact": "0791-83421002",
+        "operator": "康顺盲人按摩店店主",
+        "kind": "盲人按摩",
+        "contact": "0791-83421002",
     },
     YU_JIANHUA_SHOP: {"operator": "喻建华", "kind": "盲人按摩", "contact": "0791-83421003"},
     WAN_PINGYING_SHOP: {"operator": "万萍英", "kind": "盲人按摩", "contact": "0791-83421004"},
@@ -213,6 +216,21 @@ class Sweep:
             yield info
         assert getattr(info.value, "rule", None) == rule, f"{info.value!r} is not {rule}"
         assert self.log_position() == before, "a refused command recorded an event"
+
+    @contextmanager
+    def loses_race(self, rival_command: Callable[[], object], *rival_events: str) -> Iterator[None]:
+        """Expect the command in the block to lose a race to ``rival_command``.
+
+        The rival commits just before the block's command saves (see
+        :func:`losing_race`); the command must then fail as a concurrent write and
+        the log hold only the rival's events, of the ``rival_events`` kinds.
+        """
+        before = self.log_position()
+        with losing_race(self.app, rival_command), pytest.raises(ConcurrencyConflict) as info:
+            yield
+        assert info.value.rule == "concurrent_write"
+        recorded = [type(e).__qualname__ for e in self.events_since(before)]
+        assert recorded == list(rival_events), "the command that lost the race recorded events"
 
     # -- sites and inspections ------------------------------------------------------
 
@@ -394,16 +412,26 @@ class Sweep:
         )
         steps: list[tuple[Stage, Callable[[], None]]] = [
             (Stage.ITEMS_RECORDED, lambda: self.record_all(case.inspection_id)),
-            (Stage.HAZARD_REPORTED, lambda: setattr(
-                case, "hazard_id", self.report_hazard(case.inspection_id, severity))),
-            (Stage.ORDER_ISSUED, lambda: setattr(
-                case, "order_id", self.issue_order(case.hazard, party))),
+            (
+                Stage.HAZARD_REPORTED,
+                lambda: setattr(
+                    case, "hazard_id", self.report_hazard(case.inspection_id, severity)
+                ),
+            ),
+            (
+                Stage.ORDER_ISSUED,
+                lambda: setattr(case, "order_id", self.issue_order(case.hazard, party)),
+            ),
             (Stage.ACKNOWLEDGED, lambda: self.acknowledge(case.order)),
             (Stage.COMPLETION_REPORTED, lambda: self.report_completion(case.order)),
-            (Stage.VERIFIED, lambda: case.verification_ids.append(
-                self.verify(case.hazard, by=verifier))),
-            (Stage.CLOSED, lambda: self.close(
-                case.hazard, by=closer or other_supervisor(verifier))),
+            (
+                Stage.VERIFIED,
+                lambda: case.verification_ids.append(self.verify(case.hazard, by=verifier)),
+            ),
+            (
+                Stage.CLOSED,
+                lambda: self.close(case.hazard, by=closer or other_supervisor(verifier)),
+            ),
         ]
         for step_stage, step in steps:
             if step_stage > stage:

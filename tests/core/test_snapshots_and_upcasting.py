@@ -92,8 +92,11 @@ def test_item_recorded_in_its_first_form_loads_as_pass_or_fail(sweep: Sweep) -> 
     assert inspection.version == 3
     assert inspection.results == {
         "mask": {"result": ItemResult.PASS, "note": "", "by": "chenxiaofeng"},
-        FAILED_ITEM: {"result": ItemResult.FAIL, "note": "缺 4 月 14 日检测记录",
-                      "by": "chenxiaofeng"},
+        FAILED_ITEM: {
+            "result": ItemResult.FAIL,
+            "note": "缺 4 月 14 日检测记录",
+            "by": "chenxiaofeng",
+        },
     }
     upcast = list(app.events.get(inspection_id, gt=1))
     assert [(e.item_code, e.result) for e in upcast] == [("mask", "pass"), (FAILED_ITEM, "fail")]
@@ -128,20 +131,29 @@ def test_aggregate_past_its_snapshot_interval_loads_from_snapshot_as_replayed(
     while sweep.version(case.order) < interval - 1:
         clock.advance(hours=6)
         app.report_progress(
-            TAO_BIAOYIN, case.order, note="正在组织检测", evidence=[photo("进度")],
+            TAO_BIAOYIN,
+            case.order,
+            note="正在组织检测",
+            evidence=[photo("进度")],
             expected_version=sweep.version(case.order),
         )
     sweep.request_extension(case.order, date(2022, 5, 20))
     assert sweep.version(case.order) == interval
     app.grant_extension(
-        ZHANG_MING, case.order, reason="检测点临时关闭", password=password_of(ZHANG_MING),
+        ZHANG_MING,
+        case.order,
+        reason="检测点临时关闭",
+        password=password_of(ZHANG_MING),
         expected_version=interval,
     )
     # The hazard: re-graded back and forth until past its interval.
     while sweep.version(case.hazard) < interval + 1:
         severity = "general" if app.get_hazard(case.hazard).severity == "major" else "major"
         app.regrade_hazard(
-            ZHANG_MING, case.hazard, severity=severity, reason="复核",
+            ZHANG_MING,
+            case.hazard,
+            severity=severity,
+            reason="复核",
             expected_version=sweep.version(case.hazard),
         )
     # The inspection: items corrected until past its interval.
@@ -246,4 +258,3 @@ def test_postgres_stores_events_as_readable_json(postgres_url: str, clock: Manua
         assert_readable([(topic, text) for topic, text in rows], app)
     finally:
         app.close()
-

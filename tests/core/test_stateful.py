@@ -83,11 +83,15 @@ MAX_INSPECTIONS = 4
 # Where each state may go next; staying put is always allowed.
 HAZARD_MOVES = {
     HazardStatus.REPORTED: {
-        HazardStatus.RECTIFYING, HazardStatus.AWAITING_VERIFICATION, HazardStatus.DISMISSED,
+        HazardStatus.RECTIFYING,
+        HazardStatus.AWAITING_VERIFICATION,
+        HazardStatus.DISMISSED,
     },
     HazardStatus.RECTIFYING: {HazardStatus.AWAITING_VERIFICATION, HazardStatus.DISMISSED},
     HazardStatus.AWAITING_VERIFICATION: {
-        HazardStatus.VERIFIED, HazardStatus.RECTIFYING, HazardStatus.REPORTED,
+        HazardStatus.VERIFIED,
+        HazardStatus.RECTIFYING,
+        HazardStatus.REPORTED,
         HazardStatus.DISMISSED,
     },
     HazardStatus.VERIFIED: {HazardStatus.CLOSED},
@@ -96,11 +100,15 @@ HAZARD_MOVES = {
 }
 ORDER_MOVES = {
     OrderStatus.ISSUED: {
-        OrderStatus.ACKNOWLEDGED, OrderStatus.COMPLETION_REPORTED, OrderStatus.CANCELLED,
+        OrderStatus.ACKNOWLEDGED,
+        OrderStatus.COMPLETION_REPORTED,
+        OrderStatus.CANCELLED,
     },
     OrderStatus.ACKNOWLEDGED: {OrderStatus.COMPLETION_REPORTED, OrderStatus.CANCELLED},
     OrderStatus.COMPLETION_REPORTED: {
-        OrderStatus.FULFILLED, OrderStatus.ACKNOWLEDGED, OrderStatus.CANCELLED,
+        OrderStatus.FULFILLED,
+        OrderStatus.ACKNOWLEDGED,
+        OrderStatus.CANCELLED,
     },
     OrderStatus.FULFILLED: set(),
     OrderStatus.CANCELLED: set(),
@@ -265,18 +273,34 @@ class CaseWorkflows(RuleBasedStateMachine):
         offset=version_offsets,
     )
     def record_item(
-        self, data: st.DataObject, item: str, result: str, note: str, actor: Actor,
+        self,
+        data: st.DataObject,
+        item: str,
+        result: str,
+        note: str,
+        actor: Actor,
         offset: int | None,
     ) -> None:
         inspection_id = data.draw(st.sampled_from(self.inspections))
-        self.attempt("record_item", inspection_id, actor, lambda: self.app.record_item(
-            actor, inspection_id, item_code=item, result=result, note=note,
-            expected_version=self.expected(inspection_id, offset),
-        ))
+        self.attempt(
+            "record_item",
+            inspection_id,
+            actor,
+            lambda: self.app.record_item(
+                actor,
+                inspection_id,
+                item_code=item,
+                result=result,
+                note=note,
+                expected_version=self.expected(inspection_id, offset),
+            ),
+        )
 
     @precondition(lambda self: self.inspections)
-    @rule(data=st.data(), failed=st.sets(st.sampled_from(CHECKLIST.item_codes), min_size=1,
-                                         max_size=2))
+    @rule(
+        data=st.data(),
+        failed=st.sets(st.sampled_from(CHECKLIST.item_codes), min_size=1, max_size=2),
+    )
     def record_every_item(self, data: st.DataObject, failed: set[str]) -> None:
         """陈小峰 records what is left of an inspection, ``failed`` items as failed."""
         inspection_id = data.draw(st.sampled_from(self.inspections))
@@ -284,8 +308,12 @@ class CaseWorkflows(RuleBasedStateMachine):
         for code in CHECKLIST.item_codes:
             if code not in recorded:
                 result, note = ("fail", "店员未做核酸") if code in failed else ("pass", "")
-                self.attempt("record_item", inspection_id, CHEN_XIAOFENG, lambda c=code, r=result,
-                             n=note: self.sweep.record(inspection_id, c, r, note=n))
+                self.attempt(
+                    "record_item",
+                    inspection_id,
+                    CHEN_XIAOFENG,
+                    lambda c=code, r=result, n=note: self.sweep.record(inspection_id, c, r, note=n),
+                )
 
     @precondition(lambda self: self.inspections)
     @rule(data=st.data(), actor=inspecting, now=st.sampled_from([True, False, False]))
@@ -293,9 +321,12 @@ class CaseWorkflows(RuleBasedStateMachine):
         inspection_id = data.draw(st.sampled_from(self.inspections))
         if not now:
             return  # completing ends the reporting of hazards: do it seldom
-        self.attempt("complete_inspection", inspection_id, actor,
-                     lambda: self.app.complete_inspection(actor, inspection_id,
-                                                          expected_version=None))
+        self.attempt(
+            "complete_inspection",
+            inspection_id,
+            actor,
+            lambda: self.app.complete_inspection(actor, inspection_id, expected_version=None),
+        )
 
     @precondition(lambda self: self.inspections)
     @rule(data=st.data(), actor=actors, reason=reasons, now=st.sampled_from([True, False, False]))
@@ -303,9 +334,14 @@ class CaseWorkflows(RuleBasedStateMachine):
         inspection_id = data.draw(st.sampled_from(self.inspections))
         if not now:
             return  # cancelling ends the reporting of hazards: do it seldom
-        self.attempt("cancel_inspection", inspection_id, actor,
-                     lambda: self.app.cancel_inspection(actor, inspection_id, reason=reason,
-                                                        expected_version=None))
+        self.attempt(
+            "cancel_inspection",
+            inspection_id,
+            actor,
+            lambda: self.app.cancel_inspection(
+                actor, inspection_id, reason=reason, expected_version=None
+            ),
+        )
 
     # -- hazards ----------------------------------------------------------------------
 
@@ -327,9 +363,12 @@ class CaseWorkflows(RuleBasedStateMachine):
             item = data.draw(st.sampled_from(CHECKLIST.item_codes))
         elif which == "failed":
             item = data.draw(st.sampled_from(failed))
-        hazard_id = self.attempt("report_hazard", inspection_id, actor, lambda: (
-            self.sweep.report_hazard(inspection_id, severity, item_code=item, by=actor)
-        ))
+        hazard_id = self.attempt(
+            "report_hazard",
+            inspection_id,
+            actor,
+            lambda: self.sweep.report_hazard(inspection_id, severity, item_code=item, by=actor),
+        )
         if hazard_id is not None:
             self.hazards.append(hazard_id)
 
@@ -338,9 +377,18 @@ class CaseWorkflows(RuleBasedStateMachine):
     def fix_on_the_spot(self, data: st.DataObject, actor: Actor, with_evidence: bool) -> None:
         hazard_id = self.pick(data, self.hazards, HazardStatus.REPORTED)
         evidence = [photo("当场整改")] if with_evidence else []
-        self.attempt("fix_on_the_spot", hazard_id, actor, lambda: self.app.fix_on_the_spot(
-            actor, hazard_id, note="当场补测", evidence=evidence, expected_version=None,
-        ))
+        self.attempt(
+            "fix_on_the_spot",
+            hazard_id,
+            actor,
+            lambda: self.app.fix_on_the_spot(
+                actor,
+                hazard_id,
+                note="当场补测",
+                evidence=evidence,
+                expected_version=None,
+            ),
+        )
 
     @precondition(lambda self: self.hazards)
     @rule(
@@ -354,10 +402,18 @@ class CaseWorkflows(RuleBasedStateMachine):
         self, data: st.DataObject, severity: str, actor: Actor, reason: str, offset: int | None
     ) -> None:
         hazard_id = data.draw(st.sampled_from(self.hazards))
-        self.attempt("regrade", hazard_id, actor, lambda: self.app.regrade_hazard(
-            actor, hazard_id, severity=severity, reason=reason,
-            expected_version=self.expected(hazard_id, offset),
-        ))
+        self.attempt(
+            "regrade",
+            hazard_id,
+            actor,
+            lambda: self.app.regrade_hazard(
+                actor,
+                hazard_id,
+                severity=severity,
+                reason=reason,
+                expected_version=self.expected(hazard_id, offset),
+            ),
+        )
 
     @precondition(lambda self: self.hazards)
     @rule(
@@ -375,10 +431,20 @@ class CaseWorkflows(RuleBasedStateMachine):
         today = self.app.today()
         deadline = None if deadline_days is None else today + timedelta(days=deadline_days)
         plan = five_point_plan(party, today + timedelta(days=30)) if with_plan else None
-        order_id = self.attempt("issue_order", hazard_id, actor, lambda: self.app.issue_order(
-            actor, hazard_id, party=party, measures="立即检测并登记", deadline=deadline,
-            five_point_plan=plan, expected_version=hazard.version,
-        ))
+        order_id = self.attempt(
+            "issue_order",
+            hazard_id,
+            actor,
+            lambda: self.app.issue_order(
+                actor,
+                hazard_id,
+                party=party,
+                measures="立即检测并登记",
+                deadline=deadline,
+                five_point_plan=plan,
+                expected_version=hazard.version,
+            ),
+        )
         if order_id is not None:
             self.orders.append(order_id)
 
@@ -388,18 +454,34 @@ class CaseWorkflows(RuleBasedStateMachine):
         hazard_id = self.pick(
             data, self.hazards, HazardStatus.RECTIFYING, HazardStatus.AWAITING_VERIFICATION
         )
-        self.attempt("dismiss", hazard_id, actor, lambda: self.app.dismiss_hazard(
-            actor, hazard_id, reason=reason, expected_version=None,
-        ))
+        self.attempt(
+            "dismiss",
+            hazard_id,
+            actor,
+            lambda: self.app.dismiss_hazard(
+                actor,
+                hazard_id,
+                reason=reason,
+                expected_version=None,
+            ),
+        )
 
     @precondition(lambda self: self.hazards)
     @rule(data=st.data(), passed=st.booleans(), actor=inspecting, offset=version_offsets)
     def verify(self, data: st.DataObject, passed: bool, actor: Actor, offset: int | None) -> None:
         hazard_id = self.pick(data, self.hazards, HazardStatus.AWAITING_VERIFICATION)
-        self.attempt("verify", hazard_id, actor, lambda: self.app.verify(
-            actor, hazard_id, passed=passed, findings="复查" + ("合格" if passed else "不合格"),
-            expected_version=self.expected(hazard_id, offset),
-        ))
+        self.attempt(
+            "verify",
+            hazard_id,
+            actor,
+            lambda: self.app.verify(
+                actor,
+                hazard_id,
+                passed=passed,
+                findings="复查" + ("合格" if passed else "不合格"),
+                expected_version=self.expected(hazard_id, offset),
+            ),
+        )
 
     @precondition(lambda self: self.hazards)
     @rule(
@@ -421,9 +503,18 @@ class CaseWorkflows(RuleBasedStateMachine):
     def _close(self, hazard_id: UUID, actor: Actor, right_password: bool) -> None:
         before = self.app.get_hazard(hazard_id)
         password = password_of(actor) if right_password else "wrong"
-        done = self.attempt("close", hazard_id, actor, lambda: self.app.close_case(
-            actor, hazard_id, reason="准予销号", password=password, expected_version=None,
-        ))
+        done = self.attempt(
+            "close",
+            hazard_id,
+            actor,
+            lambda: self.app.close_case(
+                actor,
+                hazard_id,
+                reason="准予销号",
+                password=password,
+                expected_version=None,
+            ),
+        )
         if done is not None:
             assert actor.role == Role.SUPERVISOR and right_password
             assert before.status == HazardStatus.VERIFIED
@@ -434,9 +525,17 @@ class CaseWorkflows(RuleBasedStateMachine):
     @rule(data=st.data(), actor=supervising, reason=reasons)
     def reopen(self, data: st.DataObject, actor: Actor, reason: str) -> None:
         hazard_id = self.pick(data, self.hazards, HazardStatus.CLOSED)
-        self.attempt("reopen", hazard_id, actor, lambda: self.app.reopen_case(
-            actor, hazard_id, reason=reason, expected_version=None,
-        ))
+        self.attempt(
+            "reopen",
+            hazard_id,
+            actor,
+            lambda: self.app.reopen_case(
+                actor,
+                hazard_id,
+                reason=reason,
+                expected_version=None,
+            ),
+        )
 
     @precondition(lambda self: self.hazards)
     @rule(data=st.data(), steps=st.integers(1, 6))
@@ -453,24 +552,39 @@ class CaseWorkflows(RuleBasedStateMachine):
         status = hazard.status
         if status == HazardStatus.REPORTED:
             party = PARTY_OF_SITE[self.shop_of_site[hazard.site_id]]
-            order_id = self.attempt("issue_order", hazard_id, CHEN_XIAOFENG, lambda: (
-                self.sweep.issue_order(hazard_id, party=party)
-            ))
+            order_id = self.attempt(
+                "issue_order",
+                hazard_id,
+                CHEN_XIAOFENG,
+                lambda: self.sweep.issue_order(hazard_id, party=party),
+            )
             if order_id is not None:
                 self.orders.append(order_id)
         elif status == HazardStatus.RECTIFYING and order is not None:
             party = self.sweep.acting_party(order.id)
             if order.status == OrderStatus.ISSUED:
-                self.attempt("acknowledge", order.id, party,
-                             lambda: self.sweep.acknowledge(order.id, by=party))
+                self.attempt(
+                    "acknowledge",
+                    order.id,
+                    party,
+                    lambda: self.sweep.acknowledge(order.id, by=party),
+                )
             else:
-                self.attempt("report_completion", order.id, party,
-                             lambda: self.sweep.report_completion(order.id, by=party))
+                self.attempt(
+                    "report_completion",
+                    order.id,
+                    party,
+                    lambda: self.sweep.report_completion(order.id, by=party),
+                )
         elif status == HazardStatus.AWAITING_VERIFICATION:
             verifier = data.draw(st.sampled_from([CHEN_XIAOFENG, ZHANG_MING]))
             passes = data.draw(st.sampled_from([True, True, False]))
-            self.attempt("verify", hazard_id, verifier,
-                         lambda: self.sweep.verify(hazard_id, passed=passes, by=verifier))
+            self.attempt(
+                "verify",
+                hazard_id,
+                verifier,
+                lambda: self.sweep.verify(hazard_id, passed=passes, by=verifier),
+            )
         elif status == HazardStatus.VERIFIED:
             # Either supervisor: for a major case one of them may be its verifier.
             self._close(hazard_id, data.draw(st.sampled_from([ZHANG_MING, YU_JIANMING])), True)
@@ -482,18 +596,33 @@ class CaseWorkflows(RuleBasedStateMachine):
     def acknowledge(self, data: st.DataObject, choice: int, offset: int | None) -> None:
         order_id = data.draw(st.sampled_from(self.orders))
         actor = self.party_actor(order_id, choice)
-        self.attempt("acknowledge", order_id, actor, lambda: self.app.acknowledge_order(
-            actor, order_id, expected_version=self.expected(order_id, offset),
-        ))
+        self.attempt(
+            "acknowledge",
+            order_id,
+            actor,
+            lambda: self.app.acknowledge_order(
+                actor,
+                order_id,
+                expected_version=self.expected(order_id, offset),
+            ),
+        )
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), choice=st.integers(0, 11))
     def report_progress(self, data: st.DataObject, choice: int) -> None:
         order_id = data.draw(st.sampled_from(self.orders))
         actor = self.party_actor(order_id, choice)
-        self.attempt("report_progress", order_id, actor, lambda: self.app.report_progress(
-            actor, order_id, note="已预约检测", expected_version=None,
-        ))
+        self.attempt(
+            "report_progress",
+            order_id,
+            actor,
+            lambda: self.app.report_progress(
+                actor,
+                order_id,
+                note="已预约检测",
+                expected_version=None,
+            ),
+        )
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), choice=st.integers(0, 11), days=st.integers(-2, 20), reason=reasons)
@@ -501,9 +630,18 @@ class CaseWorkflows(RuleBasedStateMachine):
         order_id = self.pick(data, self.orders, OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED)
         actor = self.party_actor(order_id, choice)
         new_deadline = self.app.get_order(order_id).deadline + timedelta(days=days)
-        self.attempt("request_extension", order_id, actor, lambda: self.app.request_extension(
-            actor, order_id, new_deadline=new_deadline, reason=reason, expected_version=None,
-        ))
+        self.attempt(
+            "request_extension",
+            order_id,
+            actor,
+            lambda: self.app.request_extension(
+                actor,
+                order_id,
+                new_deadline=new_deadline,
+                reason=reason,
+                expected_version=None,
+            ),
+        )
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), actor=supervising, grant=st.booleans(), right_password=st.booleans())
@@ -513,23 +651,48 @@ class CaseWorkflows(RuleBasedStateMachine):
         order_id = self.pick(data, self.orders, OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED)
         if grant:
             password = password_of(actor) if right_password else "wrong"
-            self.attempt("grant_extension", order_id, actor, lambda: self.app.grant_extension(
-                actor, order_id, reason="同意", password=password, expected_version=None,
-            ))
+            self.attempt(
+                "grant_extension",
+                order_id,
+                actor,
+                lambda: self.app.grant_extension(
+                    actor,
+                    order_id,
+                    reason="同意",
+                    password=password,
+                    expected_version=None,
+                ),
+            )
         else:
-            self.attempt("deny_extension", order_id, actor, lambda: self.app.deny_extension(
-                actor, order_id, reason="不同意", expected_version=None,
-            ))
+            self.attempt(
+                "deny_extension",
+                order_id,
+                actor,
+                lambda: self.app.deny_extension(
+                    actor,
+                    order_id,
+                    reason="不同意",
+                    expected_version=None,
+                ),
+            )
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), choice=st.integers(0, 11), offset=version_offsets)
     def report_completion(self, data: st.DataObject, choice: int, offset: int | None) -> None:
         order_id = self.pick(data, self.orders, OrderStatus.ACKNOWLEDGED)
         actor = self.party_actor(order_id, choice)
-        self.attempt("report_completion", order_id, actor, lambda: self.app.report_completion(
-            actor, order_id, note="已整改", evidence=[photo("整改后")],
-            expected_version=self.expected(order_id, offset),
-        ))
+        self.attempt(
+            "report_completion",
+            order_id,
+            actor,
+            lambda: self.app.report_completion(
+                actor,
+                order_id,
+                note="已整改",
+                evidence=[photo("整改后")],
+                expected_version=self.expected(order_id, offset),
+            ),
+        )
 
     # -- time -------------------------------------------------------------------------
 
@@ -575,8 +738,7 @@ class CaseWorkflows(RuleBasedStateMachine):
         assert all(ORDER_NUMBER.match(n) for n in numbers)
 
         for hazard in hazards.values():
-            open_orders = [o.id for o in orders.values()
-                           if o.hazard_id == hazard.id and o.is_open]
+            open_orders = [o.id for o in orders.values() if o.hazard_id == hazard.id and o.is_open]
             assert len(open_orders) <= 1, "one open order per hazard at a time"
             assert open_orders == ([hazard.open_order_id] if hazard.open_order_id else [])
             assert [o for o in hazard.order_ids if orders[o].hazard_id != hazard.id] == []
@@ -594,7 +756,8 @@ class CaseWorkflows(RuleBasedStateMachine):
                     assert orders[hazard.open_order_id].status == OrderStatus.COMPLETION_REPORTED
             if hazard.status == HazardStatus.RECTIFYING and hazard.open_order_id is not None:
                 assert orders[hazard.open_order_id].status in (
-                    OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED,
+                    OrderStatus.ISSUED,
+                    OrderStatus.ACKNOWLEDGED,
                 )
 
         for order in orders.values():
@@ -644,7 +807,8 @@ class CaseWorkflows(RuleBasedStateMachine):
         previous = self.deadlines.get(order.id)
         if previous is not None and previous != order.deadline:
             assert self.last_command in (
-                ("grant_extension", order.id), ("verify", order.hazard_id),
+                ("grant_extension", order.id),
+                ("verify", order.hazard_id),
             ), f"deadline moved by {self.last_command}"
             assert order.deadline > previous or self.last_command[0] == "verify"
         self.deadlines[order.id] = order.deadline
