@@ -25,6 +25,7 @@ from application.app import RectifyApp
 from application.errors import ConcurrencyConflict
 from domain.checklists import EPIDEMIC_2022, get_template
 from domain.values import Actor, Evidence, FivePointPlan, ResponsibleParty, Role, Severity
+from infrastructure.clock import ManualClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SWEEP_STARTS = datetime(2022, 4, 18, 9, 0, tzinfo=SHANGHAI)
@@ -186,7 +187,7 @@ class Sweep:
     its command on the aggregate's current version, as a client would.
     """
 
-    def __init__(self, app: RectifyApp, clock: Any) -> None:
+    def __init__(self, app: RectifyApp, clock: ManualClock) -> None:
         self.app = app
         self.clock = clock
         self._site_ids: dict[str, UUID] = {}
