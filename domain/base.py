@@ -4,19 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any, ClassVar
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, Snapshot
 
 from domain.errors import IllegalTransition, NotPermitted
 from domain.values import Actor, Role
+
+
+class CaseSnapshot(Snapshot):
+    """A snapshot that gives back the aggregate with its enum-typed attributes.
+
+    JSON keeps a ``StrEnum`` as a plain string; without this an aggregate loaded
+    from a snapshot would differ in type from one replayed from its events.
+    """
+
+    def mutate(self, _: None) -> Any:
+        aggregate = super().mutate(_)
+        for name, enum in getattr(type(aggregate), "enum_attributes", ()):
+            value = aggregate.__dict__.get(name)
+            if value is not None:
+                aggregate.__dict__[name] = enum(value)
+        return aggregate
 
 
 class CaseAggregate(Aggregate):
     """Base of the aggregates, which keep their state in a ``status`` ``StrEnum``.
 
     (``status`` is not annotated here: the library would take it for a field of
-    every created event.)
+    every created event.) ``enum_attributes`` names the attributes a snapshot
+    must turn back into enums.
     """
+
+    Snapshot = CaseSnapshot
+    enum_attributes: ClassVar[tuple[tuple[str, type[StrEnum]], ...]] = ()
 
     def _require_status(self, allowed: Iterable[StrEnum], action: str, rule: str) -> None:
         allowed = tuple(allowed)

@@ -54,6 +54,8 @@ class Hazard(CaseAggregate):
     verification without an order.
     """
 
+    enum_attributes = (("status", HazardStatus), ("severity", Severity))
+
     @classmethod
     def report(
         cls,

@@ -33,6 +33,8 @@ class Inspection(CaseAggregate):
     Nothing changes after completion or cancellation.
     """
 
+    enum_attributes = (("status", InspectionStatus),)
+
     @classmethod
     def open(
         cls,

@@ -59,6 +59,8 @@ class RectificationOrder(CaseAggregate):
     dismissed. The deadline is locked once issued: only a granted extension moves it.
     """
 
+    enum_attributes = (("status", OrderStatus), ("severity", Severity))
+
     @classmethod
     def issue(
         cls,

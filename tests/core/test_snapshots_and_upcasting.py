@@ -169,6 +169,10 @@ def test_aggregate_past_its_snapshot_interval_loads_from_snapshot_as_replayed(
         assert state_of(snapshots[0].mutate(None)) == state_of(
             replayed(app, aggregate_id, version=interval)
         )
+        # Equal is not enough: a status back from JSON must be the enum again,
+        # not a string that merely compares equal to it.
+        for name, enum in type(loaded).enum_attributes:
+            assert type(vars(loaded)[name]) is enum, name
 
     # What came back from the snapshot still obeys the domain: the case runs to its end.
     order = app.get_order(case.order)
