@@ -2,7 +2,9 @@
 or as a separate worker (``rectify projections run``).
 
 :class:`ReadModelHost` starts one :class:`ProjectionRunner` per read-model
-projection and, on a schedule, the overdue check. On PostgreSQL each runner
+projection and, on a schedule, the overdue check. On PostgreSQL a
+:class:`~infrastructure.projections.waker.NotifyWaker` wakes the runners as soon
+as events are committed. On PostgreSQL each runner
 takes its projection's advisory lock, so any number of API processes and
 workers can run hosts against one database: one advances each projection, the
 others stand by. The overdue check runs only where the ``cases`` projection is
@@ -32,6 +34,7 @@ from typing import Any, Self
 from application.app import OverdueReport, RectifyApp
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
+from infrastructure.projections.waker import NotifyWaker
 from infrastructure.readmodels.queries import ReadModelQueries
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
 
@@ -116,6 +119,13 @@ class ReadModelHost:
                     poll_interval=poll,
                     batch_size=batch_size,
                 )
+        self.waker: NotifyWaker | None = None
+        if self.runners and self.store.is_postgres:
+            self.waker = NotifyWaker(
+                self.store.postgres_connect_kwargs(),
+                app.recorder.channel_name,  # type: ignore[attr-defined]
+                [runner.wake for runner in self.runners.values()],
+            )
         self.last_overdue: OverdueReport | None = None
         self.overdue_error: BaseException | None = None
         self._stopping = threading.Event()
@@ -131,6 +141,8 @@ class ReadModelHost:
     def start(self) -> Self:
         for runner in self.runners.values():
             runner.start()
+        if self.waker is not None:
+            self.waker.start()
         if self.run and self.overdue_interval > 0 and "cases" in self.runners:
             self._overdue_thread = threading.Thread(
                 target=self._overdue_loop, name="overdue-check", daemon=True
@@ -140,6 +152,8 @@ class ReadModelHost:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.waker is not None:
+            self.waker.stop()
         for runner in self.runners.values():
             runner.stop()
         for runner in self.runners.values():

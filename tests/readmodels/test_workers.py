@@ -27,6 +27,7 @@ from domain.errors import DomainError
 from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
 from infrastructure.projections import maintenance
+from infrastructure.projections.host import ReadModelHost
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
@@ -342,3 +343,21 @@ def test_a_gap_in_the_log_is_not_a_reason_to_stop(postgres_url: str) -> None:
     assert rows[-1]["site_id"] == str(after_gap)
     store.close()
     app.close()
+
+
+def test_on_postgres_a_runner_is_woken_by_the_commit_not_by_its_timer(postgres_url: str) -> None:
+    """The runners poll every 30 s here; the events' NOTIFY brings them at once."""
+    app = open_app(postgres_url)
+    writer = open_app(postgres_url)
+    try:
+        with ReadModelHost(app, poll_interval=30, overdue_interval=0) as host:
+            wait_until(lambda: all(r.is_leader for r in host.runners.values()), 10, "leaders")
+            time.sleep(0.5)  # each runner is now waiting out its 30 s poll
+            Sweep(writer, writer.clock).site(SHOPS[0])
+            head = writer.recorder.max_notification_id()
+            wait_until(
+                lambda: set(host.positions().values()) == {head}, 5, "the runners to be woken"
+            )
+    finally:
+        writer.close()
+        app.close()
