@@ -152,3 +152,40 @@ def test_health_reports_each_projections_position_and_lag(
     assert states["cases"]["position"] == sweep.log_position()
     assert states["cases"]["lag"] == 0
     assert states["cases"]["running"] is True
+
+
+def test_a_read_model_that_does_not_catch_up_in_time_answers_with_how_far_behind(
+    database_url: str, clock: ManualClock
+) -> None:
+    """With the projections left to workers and no worker running, the query
+    waits its 2 s, then answers what it has, saying it is behind — not an error."""
+    app = build_app(
+        database_url,
+        clock=clock,
+        passwords=users_of_the_sweep(),
+        settings={"PROJECTIONS": "external"},
+    )
+    try:
+        sweep = Sweep(app, clock)
+        with api_for(app) as api:
+            inspection = sweep.open_inspection()
+            version = sweep.version(inspection)
+            command = api.post(
+                CHEN_XIAOFENG,
+                f"/inspections/{inspection}/cancel",
+                json={"reason": "店主不在，改日再查"},
+                headers={"If-Match": f'"{version}"'},
+            )
+            assert command.status_code == 200, command.text
+            position = command.json()["position"]
+            stale = api.get(CHEN_XIAOFENG, "/queues/open-inspections", params={"after": position})
+            assert stale.status_code == 200
+            assert stale.json()["total"] == 0  # nothing projected at all
+            assert int(stale.headers["X-Read-Model-Position"]) == 0
+            assert int(stale.headers["X-Read-Model-Behind"]) == position
+            assert int(stale.headers["X-Read-Model-Lag"]) == position
+            health = api.client.get("/health").json()
+            assert {p["running"] for p in health["projections"]} == {None}
+            assert {p["lag"] for p in health["projections"]} == {position}
+    finally:
+        app.close()
