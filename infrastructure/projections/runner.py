@@ -276,8 +276,9 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
         """Apply, in the caller's thread, every event after the recorded position
         up to ``stop_at`` (default: the head of the log now). Returns how many.
 
-        ``progress(count, position)`` is called after each batch. Not to be used
-        while the runner's own thread is running.
+        ``progress(count, position)`` is called after each batch. It takes no
+        lock (the view's position check still refuses what another worker
+        applied first), and is not to be used while the runner's own thread runs.
         """
         if self.is_running:
             raise RuntimeError(f"projection runner {self.name} is running in its thread")
