@@ -172,3 +172,27 @@ def test_overdue_check_from_several_processes_records_each_order_once(
         ]
         assert len(overdue) == 1
         assert first.get_order(order_id).is_overdue
+
+
+def test_applications_starting_together_on_a_fresh_database_all_start(
+    postgres_url: str,
+) -> None:
+    """Several processes (here threads, each with its own connections) building the
+    application at the same moment on an empty database all succeed: the event
+    store's tables are created once, not raced for."""
+    started: list[RectifyApp] = []
+    lock = threading.Lock()
+
+    def start(_: int) -> None:
+        app = build_app(postgres_url)
+        with lock:
+            started.append(app)
+
+    try:
+        assert _run_together(start) == []
+        assert len(started) == THREADS
+        site = started[0].register_site(INSPECTOR, name="火根神剪理发店", region="安义县")
+        assert started[-1].get_site(site).name == "火根神剪理发店"
+    finally:
+        for app in started:
+            app.close()
