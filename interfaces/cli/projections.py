@@ -15,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from application.app import RectifyApp
+from application.audit.chain import AuditChainProjection
+from infrastructure.audit import audit_chain_runner, chain_lock
 from infrastructure.bootstrap import build_app
 from infrastructure.persistence import environment_for
 from infrastructure.projections import maintenance
@@ -179,6 +181,7 @@ def run(
 ) -> None:
     """Follow the log and keep the read models up to date until stopped (Ctrl-C, SIGTERM).
 
+    Without a NAME the worker also keeps the audit's hash chain.
     For PostgreSQL deployments with several API processes (set
     RECTIFY_PROJECTIONS=external for them): any number of workers may run; one
     advances each projection, the others take over if it stops.
@@ -201,14 +204,26 @@ def run(
         if side is not None:
             side.close()
     host = ReadModelHost(rectify, names=names, overdue_interval=overdue_seconds)
+    # A worker for every projection also keeps the audit's hash chain, so an
+    # external-projections deployment needs one kind of worker, not two.
+    chain = audit_chain_runner(rectify, lock=chain_lock(rectify)) if name is None else None
+    following = [*names, *([AuditChainProjection.name] if chain else [])]
     try:
         host.start()
-        console.print(f"following the log for {', '.join(names)}; Ctrl-C to stop")
+        if chain is not None:
+            chain.start()
+        console.print(f"following the log for {', '.join(following)}; Ctrl-C to stop")
         while not stop.wait(0.5):
-            if host.failed:
+            if host.failed or (chain is not None and chain.error is not None):
                 break
     finally:
+        if chain is not None:
+            chain.stop()
+            chain.join(timeout=10)
         host.close()
         rectify.close()
     for projection, error in host.failed.items():
         raise fail(f"projection {projection} stopped: {type(error).__name__}: {error}")
+    if chain is not None and chain.error is not None:
+        error = chain.error
+        raise fail(f"the audit chain stopped: {type(error).__name__}: {error}")

@@ -24,6 +24,7 @@ import pytest
 from application.app import RectifyApp
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from infrastructure.audit import build_audit
 from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
 from infrastructure.projections import maintenance
@@ -262,6 +263,35 @@ def test_two_worker_processes_share_the_read_models_and_one_takes_over(
                 worker.wait(20)
         store.close()
         app.close()
+
+
+def test_a_worker_for_every_projection_keeps_the_audit_chain_too(
+    shared_url: str, tmp_path: Path
+) -> None:
+    """With projections in workers (RECTIFY_PROJECTIONS=external), `rectify projections
+    run` chains the log as well, so no second kind of worker is needed."""
+    app = open_app(shared_url)
+    audit = build_audit(app)
+    sweep = Sweep(app, app.clock)
+    worker = start_worker(shared_url, tmp_path / "worker.log")
+    try:
+        arrange_cases(sweep, 4)
+        head = sweep.log_position()
+
+        def chained() -> bool:
+            link = audit.head()
+            return link is not None and link.position == head
+
+        wait_until(chained, 60, "the worker to chain the log")
+        report = audit.verify()
+        assert report.ok, report
+        assert report.unchained == 0
+        assert report.checked == len(app.recorder.select_notifications(start=1, limit=10**6))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
+        app.close()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
 
 
 def test_eight_concurrent_writers_with_a_tailing_projection_miss_no_event(
