@@ -9,7 +9,9 @@ all.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from application.errors import (
     ConcurrencyConflict,
@@ -91,6 +93,7 @@ class RectifyApp(Application[UUID]):
         passwords: PasswordChecker | None = None,
     ) -> None:
         super().__init__(env)
+        self._saves = threading.local()
         self.clock: Clock = clock or _utc_now
         self.passwords = passwords
         self.time_zone = ZoneInfo(self.env.get("TIME_ZONE", "Asia/Shanghai"))
@@ -98,6 +101,30 @@ class RectifyApp(Application[UUID]):
             general_days=int(self.env.get("DEADLINE_DAYS_GENERAL", "7")),
             major_days=int(self.env.get("DEADLINE_DAYS_MAJOR", "30")),
         )
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save, also telling :meth:`collecting_saves` what it recorded."""
+        recordings = super().save(*objs, **kwargs)
+        collected = getattr(self._saves, "recordings", None)
+        if collected is not None:
+            collected.extend(recordings)
+        return recordings
+
+    @contextmanager
+    def collecting_saves(self) -> Iterator[list[Recording[UUID]]]:
+        """Within the block, what this thread's commands save is appended to the list.
+
+        A caller answering a command (e.g. with each changed record's new version)
+        reads the versions from the command's own events, not from a reload that
+        could pick up someone else's later change.
+        """
+        outer = getattr(self._saves, "recordings", None)
+        collected: list[Recording[UUID]] = []
+        self._saves.recordings = collected
+        try:
+            yield collected
+        finally:
+            self._saves.recordings = outer
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -47,7 +47,7 @@ from infrastructure.persistence import database_url_from_env, environment_for
 from infrastructure.side_tables import SideDatabase, side_database_for
 from infrastructure.tokens import TokenIssuer, load_or_create_secret
 from infrastructure.users import UserStore, create_user_store
-from interfaces.http.commands import Commands, SaveObserver
+from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
     IdempotencyMiddleware,
@@ -192,7 +192,7 @@ def create_app(
     app.state.idempotency = idempotency
     app.state.evidence = evidence
     app.state.auth = Authenticator(tokens, users)
-    app.state.commands = Commands(rectify, users, evidence, SaveObserver(rectify))
+    app.state.commands = Commands(rectify, users, evidence)
     app.state.closers = closers
 
     install_problem_handlers(app)

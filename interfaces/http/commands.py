@@ -10,9 +10,7 @@ hand the client an ETag that silently skips it.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -39,51 +37,18 @@ KIND_OF_AGGREGATE = {
 }
 
 
-class SaveObserver:
-    """Collects, per thread, the recordings of the saves the application makes.
-
-    Hooks the application's ``_notify`` (the library's after-save hook, called
-    with the recordings of every save) and keeps calling what was there before.
-    """
-
-    def __init__(self, rectify: RectifyApp) -> None:
-        self._local = threading.local()
-        previous = rectify._notify
-
-        def notify(recordings: list[Recording[UUID]]) -> None:
-            collected = getattr(self._local, "recordings", None)
-            if collected is not None:
-                collected.extend(recordings)
-            previous(recordings)
-
-        rectify._notify = notify  # type: ignore[method-assign]
-
-    @contextmanager
-    def collect(self) -> Iterator[list[Recording[UUID]]]:
-        """Within the block, the current thread's saves are appended to the yielded list."""
-        outer = getattr(self._local, "recordings", None)
-        collected: list[Recording[UUID]] = []
-        self._local.recordings = collected
-        try:
-            yield collected
-        finally:
-            self._local.recordings = outer
-
-
 class Commands:
-    """What the command endpoints share: the application, users, evidence, the observer."""
+    """What the command endpoints share: the application, users and evidence."""
 
     def __init__(
         self,
         rectify: RectifyApp,
         users: UserStore,
         evidence: EvidenceStore,
-        observer: SaveObserver,
     ) -> None:
         self.rectify = rectify
         self.users = users
         self.evidence_store = evidence
-        self.observer = observer
 
     def run(
         self,
@@ -100,7 +65,7 @@ class Commands:
         it is None and ``call`` returns the new record's id, answered with 201
         and ``Location: <location>/<id>``.
         """
-        with self.observer.collect() as recordings:
+        with self.rectify.collecting_saves() as recordings:
             returned = call()
         if aggregate_id is None:
             if not isinstance(returned, UUID):
