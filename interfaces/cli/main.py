@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from interfaces.cli import users
+from interfaces.cli import idempotency, users
 from interfaces.cli.audit import app as audit_app
 from interfaces.cli.options import DatabaseUrl
 from interfaces.cli.projections import app as projections_app
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
+app.add_typer(idempotency.app)
 
 
 def installed_version() -> str:
