@@ -27,7 +27,10 @@ TAO=$(login taobiaoyin taobiaoyin-demo)         # 陶表印, responsible party
 ZHANG=$(login zhangming zhangming-demo)         # 张铭, supervisor
 
 # --- 2. 陈小峰 inspects 陶表印盲人按摩店 with 张铭 on the team --------------------
-SITE=$(get "$CHEN" /sites | json 'next(s["id"] for s in d if s["name"] == "陶表印盲人按摩店")')
+# The list of sites is a read model: ask for it as of the log's head now, so a
+# server that has just started answers once it has caught up.
+HEAD=$(curl -sS --fail-with-body "$API/health" | json 'd["head"]')
+SITE=$(get "$CHEN" "/sites?after=$HEAD" | json 'next(s["site_id"] for s in d["items"] if s["name"] == "陶表印盲人按摩店")')
 INSPECTION=$(post "$CHEN" /inspections '' \
   "{\"site_id\": \"$SITE\", \"template_code\": \"epidemic-2022\", \"inspector_ids\": [\"zhangming\"]}" \
   | json 'd["id"]')

@@ -123,6 +123,16 @@ _PARTY_OF_CASE = (
 )
 
 
+_SITE_SELECT = """SELECT s.*,
+       (SELECT COUNT(*) FROM rm_inspections i WHERE i.site_id = s.site_id) AS inspections,
+       (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
+         AND c.status IN ('reported', 'rectifying', 'awaiting_verification', 'verified'))
+         AS open_cases,
+       (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
+         AND c.status = 'closed') AS closed_cases
+  FROM rm_sites s"""
+
+
 def _order_scope(where: _Where, scope: Scope) -> None:
     if scope.party_user_id is not None:
         where.add("o.party_user_id = ?", scope.party_user_id)
@@ -277,19 +287,15 @@ class ReadModelQueries:
     # -- sites -----------------------------------------------------------------------
 
     def site(self, site_id: UUID) -> dict[str, Any] | None:
-        rows = self._all(
-            """SELECT s.*,
-                      (SELECT COUNT(*) FROM rm_inspections i WHERE i.site_id = s.site_id)
-                        AS inspections,
-                      (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
-                        AND c.status IN ('reported', 'rectifying', 'awaiting_verification',
-                                         'verified')) AS open_cases,
-                      (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
-                        AND c.status = 'closed') AS closed_cases
-                 FROM rm_sites s WHERE s.site_id = ?""",
-            [str(site_id)],
-        )
+        rows = self._all(f"{_SITE_SELECT} WHERE s.site_id = ?", [str(site_id)])
         return rows[0] if rows else None
+
+    def sites(self, *, region: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+        """Registered sites with their counts, by region then name."""
+        where = _Where()
+        if region:
+            where.add("s.region = ?", region)
+        return self._page(_SITE_SELECT, where, "s.region, s.name, s.site_id", limit, offset)
 
     def site_history(
         self, site_id: UUID, *, newest_first: bool = False, limit: int = 100, offset: int = 0

@@ -14,6 +14,7 @@ from tests.core.scenario import (
     KANGSHUN_SHOP,
     LIU_FANG,
     TAO_BIAOYIN,
+    TAO_BIAOYIN_SHOP,
     YU_JIANHUA,
     YU_JIANHUA_SHOP,
     ZHANG_MING,
@@ -98,6 +99,33 @@ def test_a_responsible_party_sees_only_their_own_orders(
     assert refused.json()["rule"] == "party_sees_only_own_orders"
     assert api.get(TAO_BIAOYIN, f"/sites/{own.site_id}/history").status_code == 403
     assert api.get(LIU_FANG, "/dashboard", params=after).status_code == 200
+
+
+def test_the_list_of_sites_is_a_read_model_for_staff_only(
+    slow_polling_app: RectifyApp, api: Api, clock: ManualClock
+) -> None:
+    sweep = Sweep(slow_polling_app, clock)
+    closed = sweep.arrange_case(Stage.CLOSED)
+    sweep.arrange_case(Stage.ORDER_ISSUED, site=KANGSHUN_SHOP)
+    after = {"after": sweep.log_position()}
+
+    for reader in (CHEN_XIAOFENG, ZHANG_MING, LIU_FANG):
+        listed = api.get(reader, "/sites", params=after)
+        assert listed.status_code == 200, listed.text
+        rows = {row["name"]: row for row in listed.json()["items"]}
+        assert listed.json()["total"] == len(rows) == 2
+    assert rows[TAO_BIAOYIN_SHOP]["site_id"] == str(closed.site_id)
+    assert (rows[TAO_BIAOYIN_SHOP]["open_cases"], rows[TAO_BIAOYIN_SHOP]["closed_cases"]) == (0, 1)
+    assert (rows[KANGSHUN_SHOP]["open_cases"], rows[KANGSHUN_SHOP]["closed_cases"]) == (1, 0)
+
+    paged = api.get(LIU_FANG, "/sites", params={**after, "limit": 1, "offset": 1}).json()
+    assert (paged["total"], len(paged["items"])) == (2, 1)
+    elsewhere = api.get(LIU_FANG, "/sites", params={**after, "region": "南昌市"}).json()
+    assert elsewhere["total"] == 0
+
+    refused = api.get(TAO_BIAOYIN, "/sites", params=after)
+    assert refused.status_code == 403
+    assert refused.json()["rule"] == "party_sees_only_own_orders"
 
 
 def test_mine_narrows_a_queue_to_the_callers_inspections(

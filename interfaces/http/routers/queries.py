@@ -264,6 +264,10 @@ class SiteSummary(BaseModel):
     closed_cases: int
 
 
+class SitePage(PageOf):
+    items: list[SiteSummary]
+
+
 class SiteHistory(PageOf):
     """A site and what happened there."""
 
@@ -440,6 +444,21 @@ def search_cases(
         offset=offset,
     )
     return _page(CasePage, page)
+
+
+@router.get("/sites", response_model=SitePage, responses=QUERY_ERRORS)
+def list_sites(
+    user: Anyone,
+    host: Host,
+    region: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    _after: int | None = CasesReady,
+) -> Any:
+    """Registered sites, by region and name, with how many inspections and open and
+    closed cases each has. Not for responsible parties."""
+    require_staff(user.role, "the list of sites")
+    return _page(SitePage, host.queries.sites(region=region, limit=limit, offset=offset))
 
 
 @router.get("/sites/{site_id}/history", response_model=SiteHistory, responses=QUERY_ERRORS)
