@@ -22,38 +22,32 @@ import argparse
 import json
 import os
 import resource
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+
+from synthetic_log import Row, event_count, fill, recorded_rows  # noqa: E402
 
 from application.audit import LogFilter  # noqa: E402
 from infrastructure.audit import build_audit  # noqa: E402
 from infrastructure.bootstrap import build_app  # noqa: E402
 from infrastructure.clock import ManualClock  # noqa: E402
-from infrastructure.persistence import environment_for  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-audit.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_audit_bench"
-INSERT_BATCH = 10_000
 
 
 # -- the template case -----------------------------------------------------------------------
 
 
-def template_events() -> list[tuple[uuid.UUID, int, str, bytes]]:
+def template_events() -> list[Row]:
     """The stored events of one closed case (with its site and inspection), recorded
     through the application on the in-memory store."""
     from tests.core.scenario import SWEEP_STARTS, FakePasswords, Severity, Stage, Sweep
@@ -61,105 +55,9 @@ def template_events() -> list[tuple[uuid.UUID, int, str, bytes]]:
     clock = ManualClock(SWEEP_STARTS)
     app = build_app("popo://", clock=clock, passwords=FakePasswords())
     Sweep(app, clock).arrange_case(Stage.CLOSED, severity=Severity.MAJOR)
-    rows = [
-        (n.originator_id, n.originator_version, n.topic, n.state)
-        for n in app.recorder.select_notifications(start=1, limit=1000)
-    ]
+    rows = recorded_rows(app)
     app.close()
     return rows
-
-
-def copies(template: list[tuple[uuid.UUID, int, str, bytes]], count: int) -> Iterator[tuple]:
-    """``count`` events: the template again and again, each copy with fresh ids.
-
-    Ids appear in the stored JSON as hex (``uuid_hex``), so a copy replaces the
-    template's ids in the state bytes too: references between the copy's
-    aggregates stay consistent.
-    """
-    ids = sorted({row[0] for row in template}, key=str)
-    made = 0
-    copy = 0
-    while made < count:
-        fresh = {old: uuid.uuid5(old, str(copy)) for old in ids}
-        for originator_id, version, topic, state in template:
-            for old, new in fresh.items():
-                state = state.replace(old.hex.encode(), new.hex.encode())
-            yield fresh[originator_id], version, topic, state
-            made += 1
-            if made == count:
-                return
-        copy += 1
-
-
-# -- filling a database ----------------------------------------------------------------------
-
-
-def event_count(url: str) -> int:
-    app = build_app(url)
-    try:
-        return app.recorder.max_notification_id() or 0
-    finally:
-        app.close()
-
-
-def fill_sqlite(url: str, count: int, reuse: bool) -> None:
-    path = Path(environment_for(url)["SQLITE_DBNAME"])
-    if reuse and path.exists() and event_count(url) >= count:
-        return
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    build_app(url).close()  # creates the events table as the application does
-    template = template_events()
-    with closing(sqlite3.connect(path)) as connection:
-        rows = copies(template, count)
-        while True:
-            batch = [(i.hex, v, t, s) for i, v, t, s in _take(rows, INSERT_BATCH)]
-            if not batch:
-                break
-            with connection:
-                connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", batch)
-
-
-def fill_postgres(url: str, count: int, reuse: bool) -> None:
-    env = environment_for(url)
-    dbname = env["POSTGRES_DBNAME"]
-    admin = dict(
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"] or None,
-        password=env["POSTGRES_PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with psycopg.connect(**admin) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
-    if reuse and exists and event_count(url) >= count:
-        return
-    with psycopg.connect(**admin) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    build_app(url).close()
-    template = template_events()
-    with psycopg.connect(url) as connection, connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY rectify_events (originator_id, originator_version, topic, state) FROM STDIN"
-        ) as copy:
-            for row in copies(template, count):
-                copy.write_row(row)
-        cursor.execute("ANALYZE rectify_events")
-
-
-def _take(rows: Iterator[tuple], size: int) -> list[tuple]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            break
-    return batch
 
 
 # -- the measured phases (each in a child process) -------------------------------------------
@@ -232,12 +130,10 @@ def main() -> None:
         if backend == "sqlite":
             args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{args.sqlite_path.resolve()}"
-            fill = fill_sqlite
         else:
             url = args.postgres_url
-            fill = fill_postgres
         started = time.perf_counter()
-        fill(url, args.events, args.reuse)
+        fill(url, args.events, args.reuse, template_events)
         total = event_count(url)
         print(
             f"{backend:<9} log     {total:>9,} events ready in "

@@ -31,13 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -45,18 +41,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
+from synthetic_log import Row, event_count, fill, recorded_rows  # noqa: E402
 
 from infrastructure.bootstrap import build_app  # noqa: E402
 from infrastructure.clock import ManualClock  # noqa: E402
-from infrastructure.persistence import environment_for  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-projections.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_projections_bench"
-INSERT_BATCH = 10_000
-
-Row = tuple[uuid.UUID, int, str, bytes]
 
 
 # -- the template: a handful of real cases ---------------------------------------------------
@@ -121,97 +112,9 @@ def template_events() -> list[Row]:
     sweep.verify(spot.hazard)
     clock.advance(days=40)
     app.mark_overdue([late.order])
-    rows = [
-        (n.originator_id, n.originator_version, n.topic, n.state)
-        for n in app.recorder.select_notifications(start=1, limit=10_000)
-    ]
+    rows = recorded_rows(app)
     app.close()
     return rows
-
-
-def copies(template: list[Row], count: int) -> Iterator[Row]:
-    """``count`` events: the template again and again, each copy with fresh ids
-    (replaced in the stored JSON too, where ids are written as hex)."""
-    ids = sorted({row[0] for row in template}, key=str)
-    made = 0
-    copy = 0
-    while True:
-        fresh = {old: uuid.uuid5(old, str(copy)) for old in ids}
-        for originator_id, version, topic, state in template:
-            for old, new in fresh.items():
-                state = state.replace(old.hex.encode(), new.hex.encode())
-            yield fresh[originator_id], version, topic, state
-            made += 1
-            if made == count:
-                return
-        copy += 1
-
-
-# -- filling a database ----------------------------------------------------------------------
-
-
-def event_count(url: str) -> int:
-    app = build_app(url)
-    try:
-        return app.recorder.max_notification_id() or 0
-    finally:
-        app.close()
-
-
-def fill_sqlite(url: str, count: int, reuse: bool) -> None:
-    path = Path(environment_for(url)["SQLITE_DBNAME"])
-    if reuse and path.exists() and event_count(url) >= count:
-        return
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    build_app(url).close()
-    rows = copies(template_events(), count)
-    with closing(sqlite3.connect(path)) as connection:
-        while batch := [(i.hex, v, t, s) for i, v, t, s in _take(rows, INSERT_BATCH)]:
-            with connection:
-                connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", batch)
-
-
-def fill_postgres(url: str, count: int, reuse: bool) -> None:
-    env = environment_for(url)
-    dbname = env["POSTGRES_DBNAME"]
-    admin: dict[str, Any] = {
-        "host": env["POSTGRES_HOST"],
-        "port": env["POSTGRES_PORT"],
-        "user": env["POSTGRES_USER"] or None,
-        "password": env["POSTGRES_PASSWORD"] or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**admin) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
-    if reuse and exists and event_count(url) >= count:
-        return
-    with psycopg.connect(**admin) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    build_app(url).close()
-    template = template_events()
-    with psycopg.connect(url) as connection, connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY rectify_events (originator_id, originator_version, topic, state) FROM STDIN"
-        ) as copy:
-            for row in copies(template, count):
-                copy.write_row(row)
-        cursor.execute("ANALYZE rectify_events")
-
-
-def _take(rows: Iterator[Row], size: int) -> list[Row]:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            break
-    return batch
 
 
 # -- the measured phases (each in a child process) -------------------------------------------
@@ -298,13 +201,11 @@ def main() -> None:
     for backend in backends:
         if backend == "postgres":
             url = args.postgres_url
-            fill = fill_postgres
         else:
             Path(args.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{Path(args.sqlite_path).resolve()}"
-            fill = fill_sqlite
         started = time.perf_counter()
-        fill(url, args.events, args.reuse)
+        fill(url, args.events, args.reuse, template_events)
         fill_seconds = time.perf_counter() - started
         events = event_count(url)
         phases = ["catch-up", "rebuild", *(["check"] if args.check else [])]
