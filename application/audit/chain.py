@@ -92,10 +92,12 @@ class Anchor:
             position = int(position_text)
         except ValueError:
             raise ValueError(
-                f"the anchor's position must be an integer, not {position_text!r}"
+                f"the anchor's position must be an integer, not {position_text[:40]!r}"
             ) from None
-        if position < 1:
-            raise ValueError("the anchor's position must be at least 1")
+        # Positions are signed 64-bit integers in the database; a larger one
+        # could not be looked up, only overflow the driver.
+        if not 1 <= position < 2**63:
+            raise ValueError("the anchor's position must be between 1 and 2^63-1")
         return cls(hash=hash_text, position=position)
 
     def __str__(self) -> str:

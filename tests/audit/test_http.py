@@ -266,6 +266,11 @@ def test_an_export_read_back_has_the_same_count_and_content_as_the_log(api: Api)
         ("/audit/log/export", {"type": "Hazard.Vanished"}, 422, "unknown_event_type"),
         ("/audit/log/export", {"format": "xml"}, 422, "request_invalid"),
         ("/audit/chain/verify", {"anchor": "abc@1"}, 422, "anchor_invalid"),
+        # Numbers beyond the database's 64-bit integers are refused up front.
+        ("/audit/chain/verify", {"anchor": "a" * 64 + f"@{2**63}"}, 422, "anchor_invalid"),
+        ("/audit/log", {"after": 2**63}, 422, "request_invalid"),
+        ("/audit/aggregates/{order}", {"version": 2**63}, 422, "request_invalid"),
+        ("/audit/cases/{case}/state", {"position": 2**63}, 422, "request_invalid"),
     ],
 )
 def test_bad_audit_questions_are_clear_problems(

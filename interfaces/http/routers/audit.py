@@ -27,7 +27,7 @@ from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
 from infrastructure.projections.host import INLINE, projections_mode
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
-from interfaces.http.routers.common import READ_ERRORS, ReadingAll
+from interfaces.http.routers.common import MAX_POSITION, READ_ERRORS, ReadingAll
 from interfaces.http.security import require_roles
 
 log = logging.getLogger("rectify.audit")
@@ -238,8 +238,12 @@ def case_state(
         datetime | None,
         Query(description="ISO 8601 time; without a zone it is read as Asia/Shanghai."),
     ] = None,
-    version: Annotated[int | None, Query(ge=1, description="A version of the hazard.")] = None,
-    position: Annotated[int | None, Query(ge=1, description="A log position.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="A version of the hazard.")
+    ] = None,
+    position: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="A log position.")
+    ] = None,
 ) -> CaseStateOut:
     """The case (hazard, orders, verifications) as of a time, a version of its hazard or a
     log position — at most one of them; the current state with none.
@@ -260,7 +264,7 @@ def aggregate_state(
         datetime | None,
         Query(description="ISO 8601 time; without a zone it is read as Asia/Shanghai."),
     ] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
 ) -> AggregateStateOut:
     """Any aggregate (site, inspection, hazard, order, verification) as of a time or a
     version (from the nearest snapshot where there is one); the current state with neither.
@@ -302,7 +306,9 @@ def global_log(
     user: Auditing,
     audit: Audit,
     filters: Filter,
-    after: Annotated[int, Query(ge=0, description="Start after this log position.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Start after this log position.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LogPageOut:
     """The global log in commit order, a page at a time, filtered by actor, event type,

@@ -37,7 +37,7 @@ from infrastructure.projections.host import EXTERNAL, ReadModelHost, projections
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
-from interfaces.http.routers.common import Anyone
+from interfaces.http.routers.common import MAX_OFFSET, MAX_POSITION, Anyone
 
 WAIT_SECONDS = 2.0
 
@@ -86,8 +86,10 @@ def _position_from(after: int | None, header: str | None) -> int | None:
         raise ProblemError(
             400, "X-Log-Position must be a log position (an integer)", rule="log_position_invalid"
         ) from None
-    if value < 0:
-        raise ProblemError(400, "X-Log-Position must not be negative", rule="log_position_invalid")
+    if not 0 <= value <= MAX_POSITION:
+        raise ProblemError(
+            400, "X-Log-Position must be between 0 and 2^63-1", rule="log_position_invalid"
+        )
     return value
 
 
@@ -100,7 +102,11 @@ def consistent(*names: str) -> Callable[..., int | None]:
         host: Host,
         after: Annotated[
             int | None,
-            Query(ge=0, description="Wait until the read model has applied this log position."),
+            Query(
+                ge=0,
+                le=MAX_POSITION,
+                description="Wait until the read model has applied this log position.",
+            ),
         ] = None,
         x_log_position: Annotated[
             str | None, Header(description="Same as `after`.", include_in_schema=True)
@@ -318,7 +324,7 @@ class Health(BaseModel):
 # -- endpoints ------------------------------------------------------------------------
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Mine = Annotated[bool, Query(description="Only what concerns me.")]
 
 _PAGE_MODELS: dict[str, type[PageOf]] = {
