@@ -82,3 +82,24 @@ def test_commands_document_if_match_idempotency_key_and_examples(
 def test_the_api_documentation_is_served(api: Api) -> None:
     assert api.client.get("/docs").status_code == 200
     assert "/cases/{case_id}/close" in api.client.get("/openapi.json").json()["paths"]
+
+
+def test_query_parameters_document_the_values_they_accept(document: dict[str, Any]) -> None:
+    """A client generated from the document sends only values the API takes:
+    case statuses and sorts are enums, a log position is digits, and numbers
+    stop where the database's 64-bit integers do."""
+    parameters = {p["name"]: p["schema"] for p in document["paths"]["/cases"]["get"]["parameters"]}
+    status_ref = parameters["status"]["anyOf"][0]["items"]["$ref"].split("/")[-1]
+    statuses = document["components"]["schemas"][status_ref]["enum"]
+    assert statuses == [
+        "reported",
+        "rectifying",
+        "awaiting_verification",
+        "verified",
+        "closed",
+        "dismissed",
+    ]
+    assert "reported_at" in parameters["sort"]["enum"]
+    assert parameters["x-log-position"]["anyOf"][0]["pattern"] == "^[0-9]{1,19}$"
+    assert parameters["after"]["anyOf"][0]["maximum"] == 2**63 - 1
+    assert parameters["offset"]["maximum"] == 1_000_000_000

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from pydantic import BaseModel, Field
 
 from application.projections.access import Scope, require_staff, scope_for
+from domain.hazard import HazardStatus
 from infrastructure.projections.host import EXTERNAL, ReadModelHost, projections_mode
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
@@ -109,7 +110,8 @@ def consistent(*names: str) -> Callable[..., int | None]:
             ),
         ] = None,
         x_log_position: Annotated[
-            str | None, Header(description="Same as `after`.", include_in_schema=True)
+            str | None,
+            Header(description="Same as `after`.", pattern="^[0-9]{1,19}$"),
         ] = None,
     ) -> int | None:
         wanted = _position_from(after, x_log_position)
@@ -397,13 +399,7 @@ def search_cases(
     site_id: Annotated[UUID | None, Query(description="A site's id.")] = None,
     region: str | None = None,
     severity: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
-    status: Annotated[
-        list[str] | None,
-        Query(
-            description="One or more of reported, rectifying, awaiting_verification, "
-            "verified, closed, dismissed."
-        ),
-    ] = None,
+    status: Annotated[list[HazardStatus] | None, Query(description="One or more.")] = None,
     party: Annotated[
         str | None, Query(description="Part of a responsible party's name, or their user id.")
     ] = None,
@@ -411,7 +407,9 @@ def search_cases(
     reported_to: date | None = None,
     closed_from: date | None = None,
     closed_to: date | None = None,
-    sort: Annotated[str, Query(description=f"One of: {', '.join(SORTS)}.")] = "reported_at",
+    sort: Annotated[
+        str, Query(description=f"One of: {', '.join(SORTS)}.", json_schema_extra={"enum": [*SORTS]})
+    ] = "reported_at",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     mine: Mine = False,
     limit: Limit = 50,
@@ -424,17 +422,11 @@ def search_cases(
         raise ProblemError(
             422, f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}", rule="sort_invalid"
         )
-    allowed = {"reported", "rectifying", "awaiting_verification", "verified", "closed", "dismissed"}
-    unknown = sorted(set(status or ()) - allowed)
-    if unknown:
-        raise ProblemError(
-            422, f"unknown case status: {', '.join(unknown)}", rule="case_status_invalid"
-        )
     filters = CaseFilter(
         site_id=site_id,
         region=region,
         severity=severity,
-        statuses=tuple(status or ()),
+        statuses=tuple(s.value for s in status or ()),
         party=party,
         reported_from=reported_from,
         reported_to=reported_to,
