@@ -170,6 +170,26 @@ def test_bad_query_input_is_a_problem_and_changes_nothing(
     assert api.client.get("/queues/orders-overdue").status_code == 401
 
 
+def test_a_position_ahead_of_the_log_is_refused_at_once(
+    slow_polling_app: RectifyApp, api: Api, clock: ManualClock
+) -> None:
+    """No command returned it, so no read model will ever reach it: a clear 422
+    instead of holding the request for the whole wait."""
+    sweep = Sweep(slow_polling_app, clock)
+    sweep.arrange_case(Stage.HAZARD_REPORTED)
+    head = sweep.log_position()
+    for params, headers in (({"after": head + 1}, {}), ({}, {"X-Log-Position": str(head + 1)})):
+        reply = api.get(CHEN_XIAOFENG, "/cases", params=params, headers=headers)
+        assert reply.status_code == 422, reply.text
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        assert reply.json()["rule"] == "log_position_ahead"
+        assert str(head) in reply.json()["detail"]
+    at_head = api.get(CHEN_XIAOFENG, "/cases", params={"after": head})
+    assert at_head.status_code == 200
+    assert at_head.json()["total"] == 1
+    assert slow_polling_app.recorder.max_notification_id() == head
+
+
 def test_health_reports_each_projections_position_and_lag(
     slow_polling_app: RectifyApp, api: Api, clock: ManualClock
 ) -> None:

@@ -116,6 +116,17 @@ def consistent(*names: str) -> Callable[..., int | None]:
     ) -> int | None:
         wanted = _position_from(after, x_log_position)
         if wanted is not None:
+            # A position a command returned is committed, so it is at or below
+            # the head; one beyond it can never be reached, and waiting for it
+            # would only hold the caller (and a worker thread) for nothing.
+            head = host.head()
+            if wanted > head:
+                raise ProblemError(
+                    422,
+                    f"log position {wanted} is ahead of the log, whose newest event is at "
+                    f"{head}: ask with a position a command returned",
+                    rule="log_position_ahead",
+                )
             reached = host.wait_for(wanted, names, timeout=WAIT_SECONDS)
         else:
             reached = host.positions(names)
