@@ -10,8 +10,9 @@ API on a SQLite file holding a case waiting for re-inspection. Whatever arrives:
 
 Path parameters that come out as well-formed ids are pointed at the real case,
 order, inspection and site, so the fuzzing reaches the rules behind the ids
-instead of stopping at 404. ``RECTIFY_FUZZ_EXAMPLES`` sets how many requests
-each operation gets (default 15; raise it for a long local run).
+instead of stopping at 404. The run is the same every time, so CI does not
+flake on what one random draw found; to hunt for new bugs, set
+``RECTIFY_FUZZ_RANDOM=1`` and raise ``RECTIFY_FUZZ_EXAMPLES`` (default 15).
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def target(tmp_path: Path, clock: ManualClock) -> Iterator[Target]:
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    derandomize=not os.environ.get("RECTIFY_FUZZ_RANDOM"),
     suppress_health_check=list(HealthCheck),
 )
 def test_no_request_gets_a_server_error_and_a_refusal_records_nothing(
