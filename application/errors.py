@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 
@@ -50,3 +51,19 @@ class SignatureRejected(ApplicationError):
     """The password given to sign did not match the signer's."""
 
     rule = "signature_rejected"
+
+
+class AccountLocked(ApplicationError):
+    """Too many wrong passwords in a row: the account takes none until ``until``."""
+
+    rule = "account_locked"
+
+    def __init__(self, user_id: str, until: datetime, retry_after: int) -> None:
+        super().__init__(
+            f"too many wrong passwords for {user_id}: the account is locked until "
+            f"{until.isoformat(timespec='seconds')}; try again then, or ask an operator "
+            "to unlock it (rectify users unlock)"
+        )
+        self.user_id = user_id
+        self.until = until
+        self.retry_after = retry_after

@@ -11,6 +11,10 @@ Clock = Callable[[], datetime]
 
 
 class PasswordChecker(Protocol):
-    """Checks a user's password again, for an electronic signature."""
+    """Checks a user's password again, for an electronic signature.
+
+    It may raise ``AccountLocked`` instead of answering, when too many wrong
+    passwords in a row have locked the account; nothing is signed then.
+    """
 
     def check_password(self, user_id: str, password: str) -> bool: ...

@@ -4,20 +4,32 @@ Users are configuration, not events: the table ``rectify_users`` sits beside the
 events in the same database (SQLite file or PostgreSQL database) and is never
 written to the event log, so password hashes cannot end up in the audit trail.
 Passwords are hashed with Argon2id (``argon2-cffi``).
+
+Wrong passwords are counted per account, at login and when signing alike:
+``RECTIFY_LOGIN_MAX_FAILURES`` (default 5) in a row lock the account for
+``RECTIFY_LOGIN_LOCK_MINUTES`` (default 15), during which even the right
+password is refused with ``AccountLocked``. A right password clears the count;
+an operator can lift a lock (``rectify users unlock``) or set a new password.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
+import os
 import re
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from application.errors import AccountLocked
 from domain.values import Actor, Role
 from infrastructure.persistence import environment_for
 from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
@@ -31,6 +43,11 @@ USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 # Roles a person can log in as; "system" is the service itself and has no account.
 LOGIN_ROLES = (Role.INSPECTOR, Role.RESPONSIBLE_PARTY, Role.SUPERVISOR, Role.AUDITOR)
+
+MAX_FAILURES_VARIABLE = "RECTIFY_LOGIN_MAX_FAILURES"
+LOCK_MINUTES_VARIABLE = "RECTIFY_LOGIN_LOCK_MINUTES"
+DEFAULT_MAX_FAILURES = 5
+DEFAULT_LOCK_MINUTES = 15.0
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,20 @@ class _Row:
 class UserStore(ABC):
     """Accounts and their password hashes; satisfies ``application.ports.PasswordChecker``."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        *,
+        max_failures: int = DEFAULT_MAX_FAILURES,
+        lock_seconds: float = DEFAULT_LOCK_MINUTES * 60,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if max_failures < 1 or lock_seconds < 0:
+            raise ValueError("max_failures must be at least 1 and lock_seconds not negative")
         self.hasher = hasher or PasswordHasher()
+        self.max_failures = max_failures
+        self.lock_seconds = lock_seconds
+        self.now = now
         # Checking a password for an unknown user costs the same as for a known
         # one, so response times do not tell which user ids exist.
         self._dummy_hash = self.hasher.hash("not a password of anyone")
@@ -110,22 +139,48 @@ class UserStore(ABC):
         password_hash = self.hasher.hash(_check_password(password))
         if not self._update_hash(user_id, password_hash):
             raise KeyError(user_id)
+        self._clear_failures(user_id)
+
+    def unlock(self, user_id: str) -> None:
+        """Lift a lock and forget the wrong passwords; KeyError if there is no such user."""
+        if self._select(user_id) is None:
+            raise KeyError(user_id)
+        self._clear_failures(user_id)
 
     def check_password(self, user_id: str, password: str) -> bool:
-        """Whether ``password`` is the user's; False for an unknown user."""
+        """Whether ``password`` is the user's; False for an unknown user.
+
+        Raises ``AccountLocked`` while the account is locked.
+        """
         return self.authenticate(user_id, password) is not None
 
     def authenticate(self, user_id: str, password: str) -> User | None:
-        """The user if ``password`` is theirs, else None."""
-        if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
-            return None
+        """The user if ``password`` is theirs, else None.
+
+        Raises ``AccountLocked`` while the account is locked, and on the wrong
+        password that locks it.
+        """
         known_form = isinstance(user_id, str) and USER_ID_PATTERN.match(user_id)
         row = self._select(user_id) if known_form else None
         if row is None:
-            _verify(self.hasher, self._dummy_hash, password)
+            if isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH:
+                _verify(self.hasher, self._dummy_hash, password)
             return None
-        if not _verify(self.hasher, row.password_hash, password):
+        failures, locked_until = self._failures(user_id)
+        now = self.now()
+        if locked_until > now:
+            raise self._locked(user_id, locked_until, now)
+        if (
+            not isinstance(password, str)
+            or len(password) > MAX_PASSWORD_LENGTH
+            or not _verify(self.hasher, row.password_hash, password)
+        ):
+            locked_until = self._count_failure(user_id, now)
+            if locked_until > now:
+                raise self._locked(user_id, locked_until, now)
             return None
+        if failures or locked_until:
+            self._clear_failures(user_id)
         if self.hasher.check_needs_rehash(row.password_hash):
             # The hashing cost was raised since this password was set.
             self._update_hash(user_id, self.hasher.hash(password))
@@ -134,7 +189,29 @@ class UserStore(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook; most stores hold nothing
         """Release connections, if any."""
 
+    @staticmethod
+    def _locked(user_id: str, locked_until: float, now: float) -> AccountLocked:
+        return AccountLocked(
+            user_id,
+            until=datetime.fromtimestamp(locked_until, UTC),
+            retry_after=max(1, math.ceil(locked_until - now)),
+        )
+
     # -- storage ---------------------------------------------------------------
+
+    @abstractmethod
+    def _failures(self, user_id: str) -> tuple[int, float]:
+        """Wrong passwords in a row, and the time (epoch seconds) a lock ends, or 0."""
+
+    @abstractmethod
+    def _count_failure(self, user_id: str, now: float) -> float:
+        """Count one more wrong password, atomically; when that makes
+        ``max_failures``, lock the account and start counting afresh. Return
+        the time the lock ends, or 0."""
+
+    @abstractmethod
+    def _clear_failures(self, user_id: str) -> None:
+        """Forget wrong passwords and any lock."""
 
     @abstractmethod
     def _insert(self, row: _Row) -> bool:
@@ -154,10 +231,28 @@ class UserStore(ABC):
 class InMemoryUserStore(UserStore):
     """Users kept in the process, for the in-memory (popo) store and tests."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        super().__init__(hasher)
+    def __init__(self, hasher: PasswordHasher | None = None, **policy: Any) -> None:
+        super().__init__(hasher, **policy)
         self._rows: dict[str, _Row] = {}
+        self._failed: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+
+    def _failures(self, user_id: str) -> tuple[int, float]:
+        with self._lock:
+            return self._failed.get(user_id, (0, 0.0))
+
+    def _count_failure(self, user_id: str, now: float) -> float:
+        with self._lock:
+            failures = self._failed.get(user_id, (0, 0.0))[0] + 1
+            if failures >= self.max_failures:
+                self._failed[user_id] = (0, now + self.lock_seconds)
+                return now + self.lock_seconds
+            self._failed[user_id] = (failures, 0.0)
+            return 0.0
+
+    def _clear_failures(self, user_id: str) -> None:
+        with self._lock:
+            self._failed.pop(user_id, None)
 
     def _insert(self, row: _Row) -> bool:
         with self._lock:
@@ -192,6 +287,10 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
         " created_at REAL NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
+        " user_id TEXT PRIMARY KEY,"
+        " failures INTEGER NOT NULL,"
+        " locked_until REAL NOT NULL)",
     ],
     "postgres": [
         "CREATE TABLE IF NOT EXISTS rectify_users ("
@@ -201,6 +300,10 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
         " created_at DOUBLE PRECISION NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
+        " user_id TEXT PRIMARY KEY,"
+        " failures INTEGER NOT NULL,"
+        " locked_until DOUBLE PRECISION NOT NULL)",
     ],
 }
 
@@ -216,8 +319,9 @@ class SqlUserStore(UserStore):
         hasher: PasswordHasher | None = None,
         *,
         owns_database: bool = False,
+        **policy: Any,
     ) -> None:
-        super().__init__(hasher)
+        super().__init__(hasher, **policy)
         self.database = database
         self._owns_database = owns_database
         database.ensure_tables(USERS_DDL)
@@ -257,6 +361,42 @@ class SqlUserStore(UserStore):
             )
             return tx.rowcount() == 1
 
+    def _failures(self, user_id: str) -> tuple[int, float]:
+        rows = self.database.execute(
+            "SELECT failures, locked_until FROM rectify_login_failures WHERE user_id = ?",
+            (user_id,),
+            write=False,
+        )
+        return (int(rows[0][0]), float(rows[0][1])) if rows else (0, 0.0)
+
+    def _count_failure(self, user_id: str, now: float) -> float:
+        # One transaction, and the upsert takes the row's lock, so wrong
+        # passwords sent at once from several processes are all counted.
+        with self.database.transaction() as tx:
+            tx.execute(
+                "INSERT INTO rectify_login_failures (user_id, failures, locked_until)"
+                " VALUES (?, 1, 0) ON CONFLICT (user_id) DO UPDATE"
+                " SET failures = rectify_login_failures.failures + 1",
+                (user_id,),
+            )
+            failures = int(
+                tx.execute(
+                    "SELECT failures FROM rectify_login_failures WHERE user_id = ?", (user_id,)
+                )[0][0]
+            )
+            if failures < self.max_failures:
+                return 0.0
+            until = now + self.lock_seconds
+            tx.execute(
+                "UPDATE rectify_login_failures SET failures = 0, locked_until = ?"
+                " WHERE user_id = ?",
+                (until, user_id),
+            )
+            return until
+
+    def _clear_failures(self, user_id: str) -> None:
+        self.database.execute("DELETE FROM rectify_login_failures WHERE user_id = ?", (user_id,))
+
     def close(self) -> None:
         """Close the database connection if this store opened it."""
         if self._owns_database:
@@ -273,14 +413,36 @@ def create_user_store(
 
     SQLite and PostgreSQL: the table ``rectify_users`` in the same database;
     ``popo://``: in memory. ``database`` shares an already open side-table
-    connection instead of opening one.
+    connection instead of opening one. The lockout policy comes from
+    ``RECTIFY_LOGIN_MAX_FAILURES`` and ``RECTIFY_LOGIN_LOCK_MINUTES``.
     """
+    policy = lockout_policy(os.environ)
     owns_database = database is None
     if database is None:
         database = side_database_for(environment_for(database_url))
     if database is None:
-        return InMemoryUserStore(hasher)
-    return SqlUserStore(database, hasher, owns_database=owns_database)
+        return InMemoryUserStore(hasher, **policy)
+    return SqlUserStore(database, hasher, owns_database=owns_database, **policy)
+
+
+def lockout_policy(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``max_failures`` and ``lock_seconds`` from the environment; ValueError if malformed."""
+    max_text = environ.get(MAX_FAILURES_VARIABLE, "").strip()
+    minutes_text = environ.get(LOCK_MINUTES_VARIABLE, "").strip()
+    try:
+        max_failures = int(max_text) if max_text else DEFAULT_MAX_FAILURES
+        minutes = float(minutes_text) if minutes_text else DEFAULT_LOCK_MINUTES
+    except ValueError:
+        raise ValueError(
+            f"{MAX_FAILURES_VARIABLE} must be a whole number and {LOCK_MINUTES_VARIABLE} "
+            f"a number of minutes, not {max_text!r} and {minutes_text!r}"
+        ) from None
+    if max_failures < 1 or not 0 <= minutes < 10**6:
+        raise ValueError(
+            f"{MAX_FAILURES_VARIABLE} must be at least 1 and {LOCK_MINUTES_VARIABLE} "
+            "between 0 and 1,000,000"
+        )
+    return {"max_failures": max_failures, "lock_seconds": minutes * 60}
 
 
 def _row(values: tuple) -> _Row:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import typer
 
 from infrastructure.persistence import DATABASE_URL_VARIABLE
+from infrastructure.users import lockout_policy
 from interfaces.cli.demo import DemoLogin, echo_logins, ensure_demo_users, load_demo_data
-from interfaces.cli.options import backend_of, shown
+from interfaces.cli.options import backend_of, fail, shown
 
 # The same factory an operator would give ``uvicorn --factory`` or gunicorn.
 HTTP_FACTORY = "interfaces.http.app:create_app_from_env"
@@ -61,6 +62,12 @@ def echo_banner(
 def serve(database_url: str | None, host: str, port: int, workers: int, demo: bool) -> None:
     """Load the demo if asked, print the banner, then serve until interrupted."""
     check_workers(database_url, workers)
+    try:
+        # Read here too, so a malformed setting stops the start with its own
+        # message rather than a worker's traceback.
+        lockout_policy(os.environ)
+    except ValueError as error:
+        raise fail(str(error)) from None
     if backend_of(database_url) == "popo":
         serve_in_memory(host, port, demo)
         return

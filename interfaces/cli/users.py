@@ -16,7 +16,7 @@ from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
     name="users",
-    help="Add, list and change the passwords of the people who log in.",
+    help="Add, list, unlock and change the passwords of the people who log in.",
     no_args_is_help=True,
 )
 
@@ -35,7 +35,10 @@ PasswordStdin = Annotated[
 @contextmanager
 def open_users(database_url: str | None) -> Iterator[UserStore]:
     """The user store of ``database_url``, closed afterwards."""
-    users = create_user_store(database_url)
+    try:
+        users = create_user_store(database_url)
+    except ValueError as error:  # a malformed lockout setting
+        raise fail(str(error)) from None
     try:
         yield users
     finally:
@@ -107,6 +110,20 @@ def passwd(
         except ValueError as error:
             raise fail(str(error)) from None
     typer.echo(f"Changed the password of {user_id}.")
+
+
+@app.command("unlock")
+def unlock(
+    user_id: Annotated[str, typer.Argument(help="Whose account to unlock.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift the lock that too many wrong passwords put on an account, and forget them."""
+    with open_users(database_url) as users:
+        try:
+            users.unlock(user_id)
+        except KeyError:
+            raise fail(f"no user {user_id!r}") from None
+    typer.echo(f"Unlocked {user_id}.")
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import (
+    AccountLocked,
     ApplicationError,
     ConcurrencyConflict,
     NotFound,
@@ -143,6 +144,8 @@ def status_of_application_error(error: ApplicationError) -> int:
         return 409
     if isinstance(error, SignatureRejected):
         return 403
+    if isinstance(error, AccountLocked):
+        return 429
     return 422
 
 
@@ -157,6 +160,8 @@ async def _application_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, StaleVersion):
         # The current version, so the client can see how far behind it was.
         headers = {"ETag": f'"{error.actual}"'}
+    elif isinstance(error, AccountLocked):
+        headers = {"Retry-After": str(error.retry_after)}
     return problem_response(
         status_of_application_error(error), error.message, rule=error.rule, headers=headers
     )
@@ -249,4 +254,5 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "The request's values break a rule; `rule` or `errors` names it.",
     428: "`If-Match` is required on this change.",
+    429: "Too many wrong passwords in a row: the account is locked; see `Retry-After`.",
 }

@@ -14,7 +14,7 @@ from interfaces.http.security import TOKEN_PATH, current_user
 router = APIRouter(tags=["users"])
 
 
-@router.post(TOKEN_PATH, response_model=TokenView, responses=problem_responses(401, 413, 422))
+@router.post(TOKEN_PATH, response_model=TokenView, responses=problem_responses(401, 413, 422, 429))
 def log_in(
     request: Request,
     username: Annotated[str, Form(max_length=64, description="The user id.")],
@@ -24,7 +24,10 @@ def log_in(
     """Exchange a user id and password for a bearer token (OAuth2 password flow).
 
     This is what Swagger UI's *Authorize* button calls. A wrong user id or
-    password is 401 (rule `invalid_credentials`), the same for both.
+    password is 401 (rule `invalid_credentials`), the same for both. Five wrong
+    passwords in a row (`RECTIFY_LOGIN_MAX_FAILURES`) lock the account for 15
+    minutes (`RECTIFY_LOGIN_LOCK_MINUTES`): 429 (rule `account_locked`) with
+    `Retry-After`, even for the right password.
     """
     user = request.app.state.users.authenticate(username, password)
     if user is None:

@@ -12,6 +12,7 @@ from interfaces.http.concurrency import set_version_headers
 from interfaces.http.routers.common import (
     CHANGE_ERRORS,
     READ_ERRORS,
+    SIGNED_ERRORS,
     Anyone,
     Cmd,
     IfMatch,
@@ -200,7 +201,7 @@ def verify(
     )
 
 
-@router.post("/{case_id}/close", response_model=CommandResult, responses=CHANGE_ERRORS)
+@router.post("/{case_id}/close", response_model=CommandResult, responses=SIGNED_ERRORS)
 def close(
     case_id: UUID,
     body: Signed,

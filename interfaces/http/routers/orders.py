@@ -14,6 +14,7 @@ from interfaces.http.concurrency import set_version_headers
 from interfaces.http.routers.common import (
     CHANGE_ERRORS,
     READ_ERRORS,
+    SIGNED_ERRORS,
     ActingOnOrders,
     Anyone,
     Cmd,
@@ -123,7 +124,7 @@ def request_extension(
 
 
 @router.post(
-    "/{order_id}/extension-requests/grant", response_model=CommandResult, responses=CHANGE_ERRORS
+    "/{order_id}/extension-requests/grant", response_model=CommandResult, responses=SIGNED_ERRORS
 )
 def grant_extension(
     order_id: UUID,
