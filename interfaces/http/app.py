@@ -51,6 +51,7 @@ from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
     IdempotencyMiddleware,
+    NulGuardMiddleware,
     WriteGuardMiddleware,
 )
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -217,6 +218,7 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(WriteGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(NulGuardMiddleware)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,6 +2,9 @@
 
 From the outside in:
 
+0. :class:`NulGuardMiddleware` — a NUL character in the path, the query or a
+   header is refused with 400: no database stores one in text (PostgreSQL
+   refuses it outright), so it would otherwise surface as a 500 deep inside.
 1. :class:`BodyLimitMiddleware` — a body over the limit (1 MiB; 20 MiB for an
    evidence upload) is refused with 413 before it is read whole.
 2. :class:`WriteGuardMiddleware` — a state-changing request must carry a valid
@@ -45,6 +48,46 @@ REPLAYED_HEADER = "idempotent-replayed"
 # How long a retry waits for the same request, still running, to finish.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 IN_PROGRESS_POLL_SECONDS = 0.05
+
+
+class NulGuardMiddleware:
+    """Refuse a request with a NUL character in its path, query or headers (400).
+
+    JSON bodies are checked field by field by the schemas (``Text``); what
+    arrives outside the body is checked here, once for every endpoint.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _nul_in(scope)
+            if where is not None:
+                await _send_problem(
+                    scope,
+                    receive,
+                    send,
+                    ProblemError(
+                        400,
+                        f"{where} contains a NUL character, which no text may hold",
+                        rule="nul_character",
+                    ),
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "the request's path"
+    query: bytes = scope.get("query_string", b"")
+    # Percent-encoded (%00) as well as raw; '+' cannot hide one.
+    if b"\x00" in query or b"%00" in query:
+        return "the request's query"
+    if any(b"\x00" in value for _, value in scope.get("headers", ())):
+        return "a request header"
+    return None
 
 
 class BodyTooLarge(ProblemError):

@@ -21,7 +21,14 @@ from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
 from infrastructure.users import InMemoryUserStore
 from interfaces.http.app import create_app
-from tests.core.scenario import CHEN_XIAOFENG, PASSWORDS, SWEEP_STARTS, ZHANG_MING, Stage
+from tests.core.scenario import (
+    CHEN_XIAOFENG,
+    PASSWORDS,
+    SWEEP_STARTS,
+    TAO_BIAOYIN,
+    ZHANG_MING,
+    Stage,
+)
 from tests.http.conftest import FAST_HASHER, Api, add_people, problem
 from tests.http.test_permissions import ENDPOINTS
 
@@ -442,3 +449,39 @@ def test_passwords_never_come_back_in_an_error(api: Api) -> None:
         if_match=1,
     )
     assert secret not in response.text
+
+
+def test_a_nul_character_outside_the_body_is_400_on_every_backend(backend_api: Api) -> None:
+    """PostgreSQL's text refuses NUL outright (a query filtering by it was a 500);
+    it is refused at the door, wherever it hides, and nothing is recorded."""
+    api = backend_api
+    case = api.sweep.arrange_case(Stage.ORDER_ISSUED)
+    before = api.position()
+    site = {
+        "name": "新店",
+        "region": "安义县",
+        "address": "安义县城",
+        "kind": "按摩店",
+        "operator": "某人",
+        "contact": "0791-0000000",
+    }
+    for response, where in (
+        (api.get("/cases", ZHANG_MING, params={"region": "安义\x00县"}), "query"),
+        (api.get("/cases", ZHANG_MING, params={"party": "\x00"}), "query"),
+        (api.get("/audit/log", ZHANG_MING, params={"actor": "zhang\x00ming"}), "query"),
+        (api.get("/checklists/epidemic%002022", ZHANG_MING), "path"),
+        (api.post("/sites", ZHANG_MING, site, key="retry\x00-1"), "header"),
+        (
+            api.post(
+                f"/orders/{case.order}/acknowledge",
+                TAO_BIAOYIN,
+                if_match=api.version(case.order),
+                headers={"X-Note": "a\x00b"},
+            ),
+            "header",
+        ),
+    ):
+        body = problem(response, 400, "nul_character")
+        assert where in body["detail"]
+    assert api.position() == before
+    assert api.get(f"/cases/{case.hazard}", ZHANG_MING).status_code == 200
