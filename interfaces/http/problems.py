@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from application.errors import (
     AccountLocked,
@@ -204,15 +205,42 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 _FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     rule = getattr(error, "rule", None)
     detail = error.detail if isinstance(error.detail, str) else _phrase(error.status_code)
+    headers = error.headers
     if rule is None and error.status_code == 400 and detail == _FASTAPI_BODY_PARSE_ERROR:
         # FastAPI's answer to a body it could not parse at all (e.g. JSON
         # nested deeper than the parser recurses).
         rule, detail = "body_unparseable", "the request body could not be parsed"
-    return problem_response(error.status_code, detail, rule=rule, headers=error.headers)
+    if error.status_code == 405:
+        allowed = _allowed_methods(request)
+        rule = "method_not_allowed"
+        detail = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return problem_response(error.status_code, detail, rule=rule, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path.
+
+    Starlette's own ``Allow`` names only the first route that matched the path,
+    and one path can have several (``GET /sites`` is a read model, ``POST
+    /sites`` a command). Asked of each route through ``matches``, the routing
+    contract, so routers included in others are asked too.
+    """
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

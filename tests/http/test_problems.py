@@ -302,6 +302,27 @@ def test_unknown_paths_and_methods_are_problems_too(api: Api) -> None:
     problem(api.client.delete("/sites", headers=api.headers(ZHANG_MING)), 405)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        # A path served by two routes: the read model's GET and the command's POST.
+        ("DELETE", "/sites", "GET, POST"),
+        ("PUT", "/cases/{case}", "GET"),
+        ("GET", "/cases/{case}/close", "POST"),
+    ],
+)
+def test_a_method_not_allowed_names_every_method_the_path_takes(
+    api: Api, method: str, path: str, allowed: str
+) -> None:
+    case = api.sweep.arrange_case(Stage.HAZARD_REPORTED)
+    response = api.client.request(
+        method, path.format(case=case.hazard), headers=api.headers(ZHANG_MING)
+    )
+    body = problem(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allowed
+    assert allowed in body["detail"]
+
+
 def test_a_body_over_one_mib_is_413_declared_or_streamed(api: Api) -> None:
     big = json.dumps(_site_body(address="x" * (1024 * 1024))).encode()
     problem(
