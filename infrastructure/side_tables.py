@@ -72,6 +72,15 @@ class SideDatabase(ABC):
             for statement in ddl[self.dialect]:
                 tx.execute(statement)
 
+    def ensure_columns(self, table: str, columns: Mapping[str, Mapping[Dialect, str]]) -> None:
+        """Add ``columns`` (name → type by dialect) that ``table``, made by an
+        earlier version, lacks; SQLite has no ``ADD COLUMN IF NOT EXISTS``."""
+        with self.transaction() as tx:
+            present = {row[1] for row in tx.execute(f"PRAGMA table_info({table})")}
+            for name, types in columns.items():
+                if name not in present:
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {name} {types[self.dialect]}")
+
     @contextmanager
     def startup_lock(self) -> Iterator[None]:
         """Hold, across processes, the lock under which one process at a time starts.
@@ -183,6 +192,15 @@ class PostgresSideDatabase(SideDatabase):
             tx.execute("SELECT pg_advisory_xact_lock(?)", (SIDE_TABLES_DDL_LOCK,))
             for statement in ddl[self.dialect]:
                 tx.execute(statement)
+
+    def ensure_columns(self, table: str, columns: Mapping[str, Mapping[Dialect, str]]) -> None:
+        """Add the columns ``table`` lacks, one process at a time (as tables)."""
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (SIDE_TABLES_DDL_LOCK,))
+            for name, types in columns.items():
+                tx.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {types[self.dialect]}"
+                )
 
     @contextmanager
     def startup_lock(self) -> Iterator[None]:

@@ -10,6 +10,10 @@ Wrong passwords are counted per account, at login and when signing alike:
 ``RECTIFY_LOGIN_LOCK_MINUTES`` (default 15), during which even the right
 password is refused with ``AccountLocked``. A right password clears the count;
 an operator can lift a lock (``rectify users unlock``) or set a new password.
+
+People leave: an account is disabled (``rectify users disable``), never
+deleted, because the log names it. A disabled account cannot log in or sign,
+and tokens issued to it before are refused from the next request on.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +67,8 @@ class User:
     name: str
     role: Role
     party_name: str | None = None
+    active: bool = True
+    """False once disabled: the account stays (the log names it) but logs nobody in."""
 
     def actor(self) -> Actor:
         """The user as the domain records them on events."""
@@ -141,6 +147,16 @@ class UserStore(ABC):
             raise KeyError(user_id)
         self._clear_failures(user_id)
 
+    def set_active(self, user_id: str, active: bool) -> User:
+        """Enable or disable an account; KeyError if there is no such user."""
+        if not self._update_active(user_id, active):
+            raise KeyError(user_id)
+        if active:
+            self._clear_failures(user_id)
+        user = self.get(user_id)
+        assert user is not None
+        return user
+
     def unlock(self, user_id: str) -> None:
         """Lift a lock and forget the wrong passwords; KeyError if there is no such user."""
         if self._select(user_id) is None:
@@ -162,6 +178,9 @@ class UserStore(ABC):
         """
         known_form = isinstance(user_id, str) and USER_ID_PATTERN.match(user_id)
         row = self._select(user_id) if known_form else None
+        if row is not None and not row.user.active:
+            # As for an unknown user: the same answer, the same time taken.
+            row = None
         if row is None:
             if isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH:
                 _verify(self.hasher, self._dummy_hash, password)
@@ -198,6 +217,10 @@ class UserStore(ABC):
         )
 
     # -- storage ---------------------------------------------------------------
+
+    @abstractmethod
+    def _update_active(self, user_id: str, active: bool) -> bool:
+        """Set whether the account is active; False if there is no such user."""
 
     @abstractmethod
     def _failures(self, user_id: str) -> tuple[int, float]:
@@ -277,6 +300,14 @@ class InMemoryUserStore(UserStore):
             self._rows[user_id] = _Row(row.user, password_hash)
             return True
 
+    def _update_active(self, user_id: str, active: bool) -> bool:
+        with self._lock:
+            row = self._rows.get(user_id)
+            if row is None:
+                return False
+            self._rows[user_id] = _Row(replace(row.user, active=active), row.password_hash)
+            return True
+
 
 USERS_DDL: dict[Dialect, list[str]] = {
     "sqlite": [
@@ -286,7 +317,8 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " role TEXT NOT NULL,"
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
-        " created_at REAL NOT NULL)",
+        " created_at REAL NOT NULL,"
+        " disabled_at REAL)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -299,7 +331,8 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " role TEXT NOT NULL,"
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
-        " created_at DOUBLE PRECISION NOT NULL)",
+        " created_at DOUBLE PRECISION NOT NULL,"
+        " disabled_at DOUBLE PRECISION)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -307,7 +340,13 @@ USERS_DDL: dict[Dialect, list[str]] = {
     ],
 }
 
-_COLUMNS = "user_id, name, role, party_name, password_hash"
+# Columns added after the table was first created, with their types: a table
+# made by an earlier version gets them on start.
+USERS_ADDED_COLUMNS: dict[str, dict[Dialect, str]] = {
+    "disabled_at": {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"},
+}
+
+_COLUMNS = "user_id, name, role, party_name, password_hash, disabled_at"
 
 
 class SqlUserStore(UserStore):
@@ -325,12 +364,15 @@ class SqlUserStore(UserStore):
         self.database = database
         self._owns_database = owns_database
         database.ensure_tables(USERS_DDL)
+        database.ensure_columns("rectify_users", USERS_ADDED_COLUMNS)
 
     def _insert(self, row: _Row) -> bool:
         user = row.user
         with self.database.transaction() as tx:
             tx.execute(
-                f"INSERT INTO rectify_users ({_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO rectify_users"
+                " (user_id, name, role, party_name, password_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id) DO NOTHING",
                 (
                     user.user_id,
@@ -358,6 +400,17 @@ class SqlUserStore(UserStore):
             tx.execute(
                 "UPDATE rectify_users SET password_hash = ? WHERE user_id = ?",
                 (password_hash, user_id),
+            )
+            return tx.rowcount() == 1
+
+    def _update_active(self, user_id: str, active: bool) -> bool:
+        with self.database.transaction() as tx:
+            # COALESCE keeps the first time it was disabled.
+            tx.execute(
+                "UPDATE rectify_users SET disabled_at = "
+                + ("NULL" if active else "COALESCE(disabled_at, ?)")
+                + " WHERE user_id = ?",
+                (user_id,) if active else (time.time(), user_id),
             )
             return tx.rowcount() == 1
 
@@ -446,8 +499,10 @@ def lockout_policy(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _row(values: tuple) -> _Row:
-    user_id, name, role, party_name, password_hash = values
-    return _Row(User(user_id, name, Role(role), party_name), password_hash)
+    user_id, name, role, party_name, password_hash, disabled_at = values
+    return _Row(
+        User(user_id, name, Role(role), party_name, active=disabled_at is None), password_hash
+    )
 
 
 def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:

@@ -16,7 +16,7 @@ from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
     name="users",
-    help="Add, list, unlock and change the passwords of the people who log in.",
+    help="Add, list, disable, unlock and change the passwords of the people who log in.",
     no_args_is_help=True,
 )
 
@@ -84,11 +84,14 @@ def add(
 def list_users(database_url: DatabaseUrl = None) -> None:
     """List the users: id, name, role and, for responsible parties, their party name."""
     with open_users(database_url) as users:
-        rows = [(u.user_id, u.name, u.role.value, u.party_name or "") for u in users.list()]
+        rows = [
+            (u.user_id, u.name, u.role.value, u.party_name or "", "" if u.active else "disabled")
+            for u in users.list()
+        ]
     if not rows:
         typer.echo("No users. Add one with: rectify users add USER_ID --name NAME --role ROLE")
         return
-    for line in table([("USER ID", "NAME", "ROLE", "PARTY"), *rows]):
+    for line in table([("USER ID", "NAME", "ROLE", "PARTY", "STATUS"), *rows]):
         typer.echo(line)
 
 
@@ -110,6 +113,37 @@ def passwd(
         except ValueError as error:
             raise fail(str(error)) from None
     typer.echo(f"Changed the password of {user_id}.")
+
+
+@app.command("disable")
+def disable(
+    user_id: Annotated[str, typer.Argument(help="Whose account to disable.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Disable an account: no more logins or signatures, and its tokens stop working.
+
+    The account is kept, since the log names it; ``enable`` restores it.
+    """
+    with open_users(database_url) as users:
+        try:
+            users.set_active(user_id, False)
+        except KeyError:
+            raise fail(f"no user {user_id!r}") from None
+    typer.echo(f"Disabled {user_id}.")
+
+
+@app.command("enable")
+def enable(
+    user_id: Annotated[str, typer.Argument(help="Whose account to enable again.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Enable a disabled account again (and lift any lock on it)."""
+    with open_users(database_url) as users:
+        try:
+            users.set_active(user_id, True)
+        except KeyError:
+            raise fail(f"no user {user_id!r}") from None
+    typer.echo(f"Enabled {user_id}.")
 
 
 @app.command("unlock")

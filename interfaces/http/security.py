@@ -66,6 +66,8 @@ class Authenticator:
         user = self.users.get(user_id)
         if user is None:
             raise unauthenticated("the access token names a user who no longer exists")
+        if not user.active:
+            raise unauthenticated(f"the account {user.user_id} is disabled")
         return user
 
     def user_for_header(self, authorization: str | None) -> User:

@@ -122,7 +122,7 @@ def test_users_list_shows_everyone_with_role_and_party(sqlite_url: str) -> None:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["USER", "ID", "NAME", "ROLE", "PARTY"]
+    assert lines[0].split() == ["USER", "ID", "NAME", "ROLE", "PARTY", "STATUS"]
     assert lines[1].split() == ["taobiaoyin", "陶表印", "responsible_party", "陶表印"]
     assert lines[2].split() == ["zhangming", "张铭", "supervisor"]
     # Columns line up on a terminal, where a CJK character takes two columns.
@@ -209,3 +209,22 @@ def test_every_command_refuses_a_bad_database_url_as_a_usage_error(
         assert result.exit_code == 2, result.output
         assert "Unsupported database URL" in result.output
         assert "Accepted forms" in result.output
+
+
+def test_users_disable_and_enable_an_account(sqlite_url: str) -> None:
+    add(sqlite_url, "zhangming", "--name", "张铭", "--role", "supervisor")
+
+    disabled = runner.invoke(cli, ["users", "disable", "zhangming", "--database-url", sqlite_url])
+    assert disabled.exit_code == 0, disabled.output
+    assert "Disabled zhangming." in disabled.stdout
+    listed = runner.invoke(cli, ["users", "list", "--database-url", sqlite_url]).stdout
+    assert listed.splitlines()[1].split() == ["zhangming", "张铭", "supervisor", "disabled"]
+
+    enabled = runner.invoke(cli, ["users", "enable", "zhangming", "--database-url", sqlite_url])
+    assert enabled.exit_code == 0, enabled.output
+    listed = runner.invoke(cli, ["users", "list", "--database-url", sqlite_url]).stdout
+    assert listed.splitlines()[1].split() == ["zhangming", "张铭", "supervisor"]
+
+    unknown = runner.invoke(cli, ["users", "disable", "nobody", "--database-url", sqlite_url])
+    assert unknown.exit_code == 1
+    assert "no user 'nobody'" in unknown.output

@@ -1,0 +1,107 @@
+"""A disabled account is kept — the log names it — but logs nobody in.
+
+It cannot get a token (the same 401 as a wrong password), a token it was given
+before is refused from the next request on, and it cannot sign. Enabling it
+again restores all of that.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infrastructure.users import UserStore, create_user_store
+from tests.core.scenario import PASSWORDS, YU_JIANMING, ZHANG_MING, Stage
+from tests.http.conftest import FAST_HASHER, Api, problem
+
+
+def test_a_disabled_account_cannot_log_in_use_its_token_or_sign(api: Api) -> None:
+    case = api.sweep.arrange_case(Stage.VERIFIED)
+    token = api.headers(ZHANG_MING)
+    assert api.client.get("/users/me", headers=token).status_code == 200
+
+    api.app.state.users.set_active("zhangming", False)
+
+    login = api.client.post(
+        "/token", data={"username": "zhangming", "password": PASSWORDS["zhangming"]}
+    )
+    body = problem(login, 401, "invalid_credentials")
+    assert body["detail"] == "the user id or password is wrong"
+    refused = problem(api.client.get("/users/me", headers=token), 401)
+    assert "disabled" in refused["detail"]
+
+    # Another supervisor cannot sign with the disabled one's password either.
+    before = api.position()
+    signed_as_other = api.post(
+        f"/cases/{case.hazard}/close",
+        YU_JIANMING,
+        {"reason": "复查合格，准予销号", "password": PASSWORDS["zhangming"]},
+        if_match=api.version(case.hazard),
+    )
+    problem(signed_as_other, 403, "signature_rejected")
+    assert api.events_since(before) == []
+    # The log still names him: the account is kept.
+    assert api.app.state.users.get("zhangming").name == "张铭"
+
+    api.app.state.users.set_active("zhangming", True)
+    assert api.client.get("/users/me", headers=token).status_code == 200
+    closed = api.post(
+        f"/cases/{case.hazard}/close",
+        ZHANG_MING,
+        {"reason": "复查合格，准予销号", "password": PASSWORDS["zhangming"]},
+        if_match=api.version(case.hazard),
+    )
+    assert closed.status_code == 200, closed.text
+    assert api.events_since(before) == ["Hazard.Closed"]
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[UserStore]:
+    users = create_user_store(database_url, hasher=FAST_HASHER)
+    users.add("chenxiaofeng", "陈小峰", "inspector", PASSWORDS["chenxiaofeng"])
+    yield users
+    users.close()
+
+
+def test_disabling_is_kept_by_the_store_on_each_backend(store: UserStore) -> None:
+    right = PASSWORDS["chenxiaofeng"]
+    assert store.set_active("chenxiaofeng", False).active is False
+    assert store.get("chenxiaofeng").active is False
+    assert [u.active for u in store.list()] == [False]
+    assert store.authenticate("chenxiaofeng", right) is None
+    assert store.check_password("chenxiaofeng", right) is False
+    # Disabling twice keeps it disabled; enabling restores the same password.
+    store.set_active("chenxiaofeng", False)
+    assert store.set_active("chenxiaofeng", True).active is True
+    assert store.check_password("chenxiaofeng", right) is True
+    with pytest.raises(KeyError):
+        store.set_active("nobody", False)
+
+
+def test_a_users_table_from_before_disabling_gets_its_column(tmp_path: Path) -> None:
+    """A database made by the previous version has no ``disabled_at``; opening
+    it adds the column and keeps its accounts, all active."""
+    path = tmp_path / "rectify.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE rectify_users (user_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+            " role TEXT NOT NULL, party_name TEXT, password_hash TEXT NOT NULL,"
+            " created_at REAL NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO rectify_users VALUES (?, ?, ?, NULL, ?, 0)",
+            ("zhangming", "张铭", "supervisor", FAST_HASHER.hash(PASSWORDS["zhangming"])),
+        )
+    connection.close()
+
+    users = create_user_store(f"sqlite:///{path}", hasher=FAST_HASHER)
+    try:
+        user = users.authenticate("zhangming", PASSWORDS["zhangming"])
+        assert user is not None and user.active
+        users.set_active("zhangming", False)
+        assert users.get("zhangming").active is False
+    finally:
+        users.close()
