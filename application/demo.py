@@ -347,15 +347,34 @@ SITES = (
 )
 
 
-def evidence(name: str, text: str) -> Evidence:
-    """A text note standing in for a photo; the event keeps only its hash, name, type, size."""
-    content = text.encode("utf-8")
+DEMO_EVIDENCE_MEDIA_TYPE = "text/plain; charset=utf-8"
+DEMO_EVIDENCE: dict[str, str] = {
+    "场所码张贴说明.txt": "康顺盲人按摩店门口已张贴场所码（2022-04-18）",
+    "登记簿照片说明.txt": "陶表印盲人按摩店进出人员登记簿，4月20日起登记",
+    "核酸检测记录说明.txt": "按摩师核酸检测记录：4月19日、4月21日，阴性",
+    "检测台账说明.txt": "陶表印盲人按摩店核酸检测台账，4月23日至27日",
+}
+"""The demo's evidence: text notes standing in for photos, by file name.
+Loading the demo stores them, so the hashes its events cite can be fetched."""
+
+
+def evidence(name: str) -> Evidence:
+    """What an event records of demo note ``name``: hash, name, type, size."""
+    content = DEMO_EVIDENCE[name].encode("utf-8")
     return Evidence(
         sha256=hashlib.sha256(content).hexdigest(),
         name=name,
-        media_type="text/plain; charset=utf-8",
+        media_type=DEMO_EVIDENCE_MEDIA_TYPE,
         size=len(content),
     )
+
+
+def demo_evidence_files() -> list[tuple[bytes, str, str]]:
+    """Each demo note as (content, name, media type), to put in an evidence store."""
+    return [
+        (text.encode("utf-8"), name, DEMO_EVIDENCE_MEDIA_TYPE)
+        for name, text in DEMO_EVIDENCE.items()
+    ]
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -509,7 +528,7 @@ def tell_story(app: RectifyApp, clock: SettableClock) -> Cast:
         chen,
         kangshun_codes,
         note="即查即改：现场张贴场所码，店主当场学会查验健康码、行程码",
-        evidence=[evidence("场所码张贴说明.txt", "康顺盲人按摩店门口已张贴场所码（2022-04-18）")],
+        evidence=[evidence("场所码张贴说明.txt")],
         expected_version=None,
     )
     when(at(4, 18, 10, 30))
@@ -626,7 +645,7 @@ def tell_story(app: RectifyApp, clock: SettableClock) -> Cast:
         tao,
         register_order,
         note="登记簿已启用，顾客进店逐一登记",
-        evidence=[evidence("登记簿照片说明.txt", "陶表印盲人按摩店进出人员登记簿，4月20日起登记")],
+        evidence=[evidence("登记簿照片说明.txt")],
         expected_version=None,
     )
 
@@ -635,7 +654,7 @@ def tell_story(app: RectifyApp, clock: SettableClock) -> Cast:
         tao,
         tao_testing_order,
         note="两名按摩师已于4月19日、21日检测，结果阴性",
-        evidence=[evidence("核酸检测记录说明.txt", "按摩师核酸检测记录：4月19日、4月21日，阴性")],
+        evidence=[evidence("核酸检测记录说明.txt")],
         expected_version=None,
     )
     when(at(4, 22, 15, 0))
@@ -676,7 +695,7 @@ def tell_story(app: RectifyApp, clock: SettableClock) -> Cast:
         tao,
         tao_testing_order,
         note="已建立检测台账，全员4月23日、25日、27日检测，结果阴性",
-        evidence=[evidence("检测台账说明.txt", "陶表印盲人按摩店核酸检测台账，4月23日至27日")],
+        evidence=[evidence("检测台账说明.txt")],
         expected_version=None,
     )
     when(at(4, 28, 10, 0))

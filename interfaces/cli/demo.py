@@ -6,10 +6,20 @@ from dataclasses import dataclass
 
 import typer
 
-from application.demo import DEMO_USERS, STORY_START, DemoSummary, DemoUser, load_demo
+from application.demo import (
+    DEMO_USERS,
+    STORY_START,
+    DemoSummary,
+    DemoUser,
+    demo_evidence_files,
+    load_demo,
+)
 from infrastructure.audit import audit_chain_runner
 from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.evidence import EvidenceStore, evidence_store_for
+from infrastructure.persistence import environment_for
+from infrastructure.side_tables import side_database_for
 from infrastructure.users import UserStore, create_user_store
 
 
@@ -62,9 +72,24 @@ def load_demo_data(database_url: str | None) -> tuple[DemoSummary, list[DemoLogi
         summary = load_demo(app, ManualClock(STORY_START))
         # Chain the demo's events at once, so `rectify audit verify` vouches for them.
         audit_chain_runner(app).catch_up()
+        side = side_database_for(environment_for(database_url))
+        evidence = evidence_store_for(app.env, side)
+        try:
+            store_demo_evidence(evidence)
+        finally:
+            evidence.close()
+            if side is not None:
+                side.close()
     finally:
         app.close()
     return summary, logins
+
+
+def store_demo_evidence(store: EvidenceStore) -> None:
+    """Put the demo's evidence files in ``store``, so what its events cite can be
+    fetched; content-addressed, so loading twice stores each once."""
+    for content, name, media_type in demo_evidence_files():
+        store.put(content, name=name, media_type=media_type)
 
 
 def login_lines(logins: list[DemoLogin]) -> list[str]:

@@ -17,7 +17,13 @@ import typer
 
 from infrastructure.persistence import DATABASE_URL_VARIABLE
 from infrastructure.users import lockout_policy
-from interfaces.cli.demo import DemoLogin, echo_logins, ensure_demo_users, load_demo_data
+from interfaces.cli.demo import (
+    DemoLogin,
+    echo_logins,
+    ensure_demo_users,
+    load_demo_data,
+    store_demo_evidence,
+)
 from interfaces.cli.options import backend_of, fail, shown
 
 # The same factory an operator would give ``uvicorn --factory`` or gunicorn.
@@ -152,5 +158,8 @@ def serve_in_memory(host: str, port: int, demo: bool) -> None:
         logins = ensure_demo_users(users)
         for line in load_demo(rectify, ManualClock(STORY_START)).lines():
             typer.echo(line)
+    api = create_app(rectify, users)
+    if demo:
+        store_demo_evidence(api.state.evidence)
     echo_banner(database_url, host, port, 1, logins)
-    uvicorn.run(create_app(rectify, users), host=host, port=port)
+    uvicorn.run(api, host=host, port=port)

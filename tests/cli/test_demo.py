@@ -24,6 +24,9 @@ from domain.order import OrderStatus
 from domain.values import Role, SignatureMeaning
 from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.evidence import evidence_store_for
+from infrastructure.persistence import environment_for
+from infrastructure.side_tables import side_database_for
 from infrastructure.users import create_user_store
 from interfaces.cli.main import app as cli
 from tests.backends import POPO_URL
@@ -263,3 +266,38 @@ def test_demo_on_the_in_memory_store_warns_that_nothing_is_kept() -> None:
 
 def _pairs(app: RectifyApp, orders: list) -> list:
     return [(app.get_hazard(o.hazard_id), o) for o in orders]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_every_evidence_file_the_demo_cites_can_be_fetched(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    url = request.getfixturevalue(f"{backend}_url")
+    for _ in range(2):  # loading twice stores each file once, and still finds them
+        result = runner.invoke(cli, ["demo", "--database-url", url])
+        assert result.exit_code == 0, result.output
+
+    app = build_app(url)
+    try:
+        cited = {
+            item.sha256: item
+            for notification in app.recorder.select_notifications(start=1, limit=100_000)
+            for item in getattr(app.mapper.to_domain_event(notification), "evidence", None) or ()
+        }
+        side = side_database_for(environment_for(url))
+        store = evidence_store_for(app.env, side)
+        try:
+            assert len(cited) == len(demo_module.DEMO_EVIDENCE) == 4
+            for sha256, item in cited.items():
+                stored = store.get(sha256)
+                assert stored is not None, f"{item.name} is cited but not stored"
+                assert len(stored.data) == item.size
+                assert stored.data.decode("utf-8") == demo_module.DEMO_EVIDENCE[item.name]
+        finally:
+            store.close()
+            if side is not None:
+                side.close()
+    finally:
+        app.close()
