@@ -303,3 +303,76 @@ def create_idempotency_store(
     if database is None:
         return InMemoryIdempotencyStore()
     return SqlIdempotencyStore(database, owns_database=owns_database)
+
+
+DEFAULT_PURGE_HOURS = 24.0
+DEFAULT_KEEP_DAYS = 7.0
+SECONDS_PER_DAY = 24 * 60 * 60
+
+
+class IdempotencyPurger:
+    """Forgets old answered keys every ``interval`` seconds, in a thread of its own.
+
+    The API runs one per process (``RECTIFY_IDEMPOTENCY_PURGE_HOURS``, 24; 0
+    turns it off), so the table does not grow without bound when nobody set up
+    ``rectify idempotency purge`` in cron. Several processes purging at once
+    delete the same rows at most once: harmless.
+    """
+
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        *,
+        interval: float,
+        keep_seconds: float,
+        on_error: Callable[[Exception], None],
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.keep_seconds = keep_seconds
+        self.on_error = on_error
+        self.purged = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> IdempotencyPurger:
+        if self.interval > 0:
+            self._thread = threading.Thread(
+                target=self._loop, name="idempotency-purge", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.purged += self.store.purge(self.keep_seconds)
+            except Exception as error:
+                # A database that is briefly away must not end the loop for good.
+                self.on_error(error)
+
+
+def purge_settings(get: Callable[[str], str | None]) -> tuple[float, float]:
+    """(interval seconds, keep seconds) from ``IDEMPOTENCY_PURGE_HOURS`` and
+    ``IDEMPOTENCY_KEEP_DAYS`` as ``get`` finds them; ValueError if malformed."""
+    hours_text = (get("IDEMPOTENCY_PURGE_HOURS") or "").strip()
+    days_text = (get("IDEMPOTENCY_KEEP_DAYS") or "").strip()
+    try:
+        hours = float(hours_text) if hours_text else DEFAULT_PURGE_HOURS
+        days = float(days_text) if days_text else DEFAULT_KEEP_DAYS
+    except ValueError:
+        raise ValueError(
+            "RECTIFY_IDEMPOTENCY_PURGE_HOURS and RECTIFY_IDEMPOTENCY_KEEP_DAYS must be numbers, "
+            f"not {hours_text!r} and {days_text!r}"
+        ) from None
+    if not (0 <= hours < 10**6 and 0 <= days < 10**6):
+        raise ValueError(
+            "RECTIFY_IDEMPOTENCY_PURGE_HOURS and RECTIFY_IDEMPOTENCY_KEEP_DAYS must be "
+            "between 0 and 1,000,000"
+        )
+    return hours * 3600, days * SECONDS_PER_DAY

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from infrastructure.idempotency import create_idempotency_store
+from infrastructure.idempotency import SECONDS_PER_DAY, create_idempotency_store
 from interfaces.cli.options import DatabaseUrl
 
 app = typer.Typer(
@@ -14,8 +14,6 @@ app = typer.Typer(
     help="Housekeeping of Idempotency-Key records.",
     no_args_is_help=True,
 )
-
-SECONDS_PER_DAY = 86_400
 
 
 @app.command("purge")
@@ -33,7 +31,8 @@ def purge(
     """Forget the answers kept for Idempotency-Keys older than a number of days.
 
     Keys are kept so that a client's retry is not applied twice; past the window
-    in which clients retry they only take space. Run it from cron, e.g. daily.
+    in which clients retry they only take space. The API purges keys older than
+    7 days once a day by itself; this is for another window or a one-off.
     Pending (in-flight) keys are never purged.
     """
     store = create_idempotency_store(database_url)

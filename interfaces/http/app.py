@@ -24,6 +24,7 @@ requests queue for a thread instead. ``RECTIFY_HTTP_THREADS`` overrides it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,9 +40,11 @@ from application.app import RectifyApp
 from infrastructure.bootstrap import build_app
 from infrastructure.evidence import EvidenceStore, evidence_store_for
 from infrastructure.idempotency import (
+    IdempotencyPurger,
     IdempotencyStore,
     InMemoryIdempotencyStore,
     SqlIdempotencyStore,
+    purge_settings,
 )
 from infrastructure.persistence import database_url_from_env, environment_for
 from infrastructure.side_tables import SideDatabase, side_database_for
@@ -68,6 +71,8 @@ from interfaces.http.routers import (
 from interfaces.http.routers import evidence as evidence_routes
 from interfaces.http.routers import queries as read_model_routes
 from interfaces.http.security import Authenticator
+
+logger = logging.getLogger("rectify.http")
 
 TOKEN_SECRET_VARIABLE = "RECTIFY_TOKEN_SECRET"
 TOKEN_TTL_VARIABLE = "RECTIFY_TOKEN_TTL_MINUTES"
@@ -175,9 +180,18 @@ def create_app(
         threads = _thread_count(rectify)
         if threads is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        interval, keep = purge_settings(rectify.env.get)
+        purger = IdempotencyPurger(
+            app.state.idempotency,
+            interval=interval,
+            keep_seconds=keep,
+            on_error=lambda error: logger.warning("idempotency purge failed: %s", error),
+        )
+        app.state.idempotency_purger = purger.start()
         try:
             yield
         finally:
+            purger.stop()
             for close in reversed(app.state.closers):
                 close()
 

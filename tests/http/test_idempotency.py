@@ -20,12 +20,13 @@ from infrastructure.idempotency import (
     InMemoryIdempotencyStore,
     StoredResponse,
     create_idempotency_store,
+    purge_settings,
 )
 from infrastructure.users import create_user_store
 from interfaces.http.app import create_app
 from tests.backends import fresh_postgres_database, sqlite_url_for
 from tests.core.scenario import CHEN_XIAOFENG, SWEEP_STARTS, ZHANG_MING, Stage
-from tests.http.conftest import FAST_HASHER, Api, build_api, problem
+from tests.http.conftest import FAST_HASHER, Api, add_people, build_api, problem
 
 SITE = {"name": "康顺盲人按摩店", "region": "安义县", "operator": "康顺盲人按摩店店主"}
 
@@ -209,3 +210,50 @@ def test_purging_forgets_only_old_answered_keys() -> None:
     assert store.purge(older_than_seconds=50) == 1
     assert store.begin("u", "old", "POST /sites", "h").claim == Claim.STARTED
     assert store.begin("u", "running", "POST /sites", "h").claim == Claim.IN_PROGRESS
+
+
+def test_the_api_purges_old_answered_keys_by_itself(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With nobody running ``rectify idempotency purge``, the API's own purger
+    forgets answered keys older than the window; settings in hours and days."""
+    monkeypatch.setenv("RECTIFY_IDEMPOTENCY_PURGE_HOURS", str(0.05 / 3600))  # every 50 ms
+    monkeypatch.setenv("RECTIFY_IDEMPOTENCY_KEEP_DAYS", str(30 / 86_400))  # 30 s
+    now = [1_000.0]
+    store = InMemoryIdempotencyStore(clock=lambda: now[0])
+    url = f"sqlite:///{tmp_path / 'rectify.sqlite3'}"
+    users = create_user_store(url, hasher=FAST_HASHER)
+    add_people(users)
+    rectify = build_app(url, clock=clock, passwords=users)
+    app = create_app(rectify, users, idempotency=store)
+    try:
+        with TestClient(app) as client:
+            api = Api(app, client, clock)
+            first = api.post("/sites", ZHANG_MING, SITE, key="register-once")
+            assert first.status_code == 201
+            retried = api.post("/sites", ZHANG_MING, SITE, key="register-once")
+            assert retried.headers.get("Idempotent-Replayed") == "true"
+
+            now[0] += 31  # past the window: the next round forgets the key
+            deadline = time.monotonic() + 5
+            while app.state.idempotency_purger.purged == 0:
+                assert time.monotonic() < deadline, "the purger never ran"
+                time.sleep(0.02)
+            again = api.post("/sites", ZHANG_MING, SITE, key="register-once")
+            assert again.status_code == 201
+            assert "Idempotent-Replayed" not in again.headers
+            assert again.json()["id"] != first.json()["id"]
+    finally:
+        rectify.close()
+        users.close()
+
+
+@pytest.mark.parametrize(
+    ("hours", "days", "says"),
+    [("daily", "", "must be numbers"), ("-1", "", "between 0"), ("", "1e9", "between 0")],
+)
+def test_malformed_purge_settings_are_refused(hours: str, days: str, says: str) -> None:
+    settings = {"IDEMPOTENCY_PURGE_HOURS": hours, "IDEMPOTENCY_KEEP_DAYS": days}
+    with pytest.raises(ValueError, match=says):
+        purge_settings(settings.get)
+    assert purge_settings({}.get) == (24 * 3600, 7 * 86_400)
