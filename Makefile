@@ -8,8 +8,13 @@ PYTEST_ARGS ?=
 # When set, `make test` writes pytest's own exit status here; make itself only
 # reports "Error N", and CI needs to tell "no tests collected" (5) apart.
 PYTEST_STATUS_FILE ?=
+# Installs keep to the versions in constraints.txt, so a fresh clone (and CI)
+# gets the set the suite last passed with, not whatever was released since.
+# UNPINNED=1 installs the newest allowed by pyproject.toml, to upgrade.
+UNPINNED ?=
+CONSTRAINTS := $(if $(UNPINNED),,-c constraints.txt)
 
-.PHONY: venv test lint run clean
+.PHONY: venv clean-venv test lint run clean
 
 venv: $(STAMP)
 
@@ -17,9 +22,9 @@ $(VENV_PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the dependencies may have changed, so `make test` stays fast.
-$(STAMP): pyproject.toml | $(VENV_PY)
+$(STAMP): pyproject.toml constraints.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --upgrade pip
-	$(VENV_PY) -m pip install -e '.[dev]'
+	$(VENV_PY) -m pip install $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
 test: venv
@@ -35,6 +40,9 @@ lint: venv
 
 run: venv
 	$(VENV)/bin/rectify serve --demo
+
+clean-venv:
+	rm -rf $(VENV)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
