@@ -11,6 +11,7 @@ first process to start writes it; the others read the same row).
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -48,6 +49,15 @@ class IssuedToken:
     """Seconds until it expires."""
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is, and when it was issued."""
+
+    user_id: str
+    issued_at: float
+    """Seconds since the epoch, to the millisecond."""
+
+
 class TokenIssuer:
     """Issues and checks the API's access tokens."""
 
@@ -70,12 +80,23 @@ class TokenIssuer:
 
     def issue(self, user_id: str) -> IssuedToken:
         """A token for ``user_id`` that expires after the configured lifetime."""
-        now = int(self._clock())
-        claims = {"sub": user_id, "iss": ISSUER, "iat": now, "exp": now + self.ttl_seconds}
+        now = self._clock()
+        claims = {
+            "sub": user_id,
+            "iss": ISSUER,
+            # To the millisecond, rounded up so a token issued after a password
+            # change never looks older than the change.
+            "iat": math.ceil(now * 1000) / 1000,
+            "exp": int(now) + self.ttl_seconds,
+        }
         return IssuedToken(jwt.encode(claims, self._secret, algorithm=ALGORITHM), self.ttl_seconds)
 
     def user_id(self, token: str) -> str:
         """The user id the token was issued to; InvalidToken if it is not a valid, live token."""
+        return self.claims(token).user_id
+
+    def claims(self, token: str) -> TokenClaims:
+        """Whose the token is and when it was issued; InvalidToken if it is not valid and live."""
         try:
             claims = jwt.decode(
                 token,
@@ -98,7 +119,10 @@ class TokenIssuer:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("the access token names no user")
-        return subject
+        issued = claims["iat"]
+        if isinstance(issued, bool) or not isinstance(issued, int | float):
+            raise InvalidToken("the access token has no valid issue time")
+        return TokenClaims(user_id=subject, issued_at=float(issued))
 
 
 def load_or_create_secret(database: SideDatabase | None) -> str:

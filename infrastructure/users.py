@@ -13,7 +13,8 @@ an operator can lift a lock (``rectify users unlock``) or set a new password.
 
 People leave: an account is disabled (``rectify users disable``), never
 deleted, because the log names it. A disabled account cannot log in or sign,
-and tokens issued to it before are refused from the next request on.
+and tokens issued to it before are refused from the next request on. So are
+tokens issued before a password change: changing it signs the user out everywhere.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class User:
     party_name: str | None = None
     active: bool = True
     """False once disabled: the account stays (the log names it) but logs nobody in."""
+    password_changed_at: float | None = None
+    """When the password was last changed (epoch seconds); tokens from before are void."""
 
     def actor(self) -> Actor:
         """The user as the domain records them on events."""
@@ -143,7 +146,7 @@ class UserStore(ABC):
     def set_password(self, user_id: str, password: str) -> None:
         """Replace a user's password; KeyError if there is no such user."""
         password_hash = self.hasher.hash(_check_password(password))
-        if not self._update_hash(user_id, password_hash):
+        if not self._update_hash(user_id, password_hash, changed_at=self.now()):
             raise KeyError(user_id)
         self._clear_failures(user_id)
 
@@ -247,8 +250,11 @@ class UserStore(ABC):
     def _select_all(self) -> builtins.list[_Row]: ...
 
     @abstractmethod
-    def _update_hash(self, user_id: str, password_hash: str) -> bool:
-        """Replace the hash; False if there is no such user."""
+    def _update_hash(
+        self, user_id: str, password_hash: str, *, changed_at: float | None = None
+    ) -> bool:
+        """Replace the hash, and with ``changed_at`` record a new password (a
+        rehash of the same one passes none); False if there is no such user."""
 
 
 class InMemoryUserStore(UserStore):
@@ -292,12 +298,17 @@ class InMemoryUserStore(UserStore):
         with self._lock:
             return list(self._rows.values())
 
-    def _update_hash(self, user_id: str, password_hash: str) -> bool:
+    def _update_hash(
+        self, user_id: str, password_hash: str, *, changed_at: float | None = None
+    ) -> bool:
         with self._lock:
             row = self._rows.get(user_id)
             if row is None:
                 return False
-            self._rows[user_id] = _Row(row.user, password_hash)
+            user = row.user
+            if changed_at is not None:
+                user = replace(user, password_changed_at=changed_at)
+            self._rows[user_id] = _Row(user, password_hash)
             return True
 
     def _update_active(self, user_id: str, active: bool) -> bool:
@@ -318,7 +329,8 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
         " created_at REAL NOT NULL,"
-        " disabled_at REAL)",
+        " disabled_at REAL,"
+        " password_changed_at REAL)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -332,7 +344,8 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
         " created_at DOUBLE PRECISION NOT NULL,"
-        " disabled_at DOUBLE PRECISION)",
+        " disabled_at DOUBLE PRECISION,"
+        " password_changed_at DOUBLE PRECISION)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -344,9 +357,10 @@ USERS_DDL: dict[Dialect, list[str]] = {
 # made by an earlier version gets them on start.
 USERS_ADDED_COLUMNS: dict[str, dict[Dialect, str]] = {
     "disabled_at": {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"},
+    "password_changed_at": {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"},
 }
 
-_COLUMNS = "user_id, name, role, party_name, password_hash, disabled_at"
+_COLUMNS = "user_id, name, role, party_name, password_hash, disabled_at, password_changed_at"
 
 
 class SqlUserStore(UserStore):
@@ -395,12 +409,21 @@ class SqlUserStore(UserStore):
         rows = self.database.execute(f"SELECT {_COLUMNS} FROM rectify_users", write=False)
         return [_row(r) for r in rows]
 
-    def _update_hash(self, user_id: str, password_hash: str) -> bool:
+    def _update_hash(
+        self, user_id: str, password_hash: str, *, changed_at: float | None = None
+    ) -> bool:
         with self.database.transaction() as tx:
-            tx.execute(
-                "UPDATE rectify_users SET password_hash = ? WHERE user_id = ?",
-                (password_hash, user_id),
-            )
+            if changed_at is None:
+                tx.execute(
+                    "UPDATE rectify_users SET password_hash = ? WHERE user_id = ?",
+                    (password_hash, user_id),
+                )
+            else:
+                tx.execute(
+                    "UPDATE rectify_users SET password_hash = ?, password_changed_at = ?"
+                    " WHERE user_id = ?",
+                    (password_hash, changed_at, user_id),
+                )
             return tx.rowcount() == 1
 
     def _update_active(self, user_id: str, active: bool) -> bool:
@@ -499,10 +522,16 @@ def lockout_policy(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _row(values: tuple) -> _Row:
-    user_id, name, role, party_name, password_hash, disabled_at = values
-    return _Row(
-        User(user_id, name, Role(role), party_name, active=disabled_at is None), password_hash
+    user_id, name, role, party_name, password_hash, disabled_at, changed_at = values
+    user = User(
+        user_id,
+        name,
+        Role(role),
+        party_name,
+        active=disabled_at is None,
+        password_changed_at=None if changed_at is None else float(changed_at),
     )
+    return _Row(user, password_hash)
 
 
 def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:

@@ -60,14 +60,18 @@ class Authenticator:
         if not token:
             raise unauthenticated("log in first: this endpoint needs a bearer token")
         try:
-            user_id = self.tokens.user_id(token)
+            claims = self.tokens.claims(token)
         except InvalidToken as error:
             raise unauthenticated(str(error)) from None
-        user = self.users.get(user_id)
+        user = self.users.get(claims.user_id)
         if user is None:
             raise unauthenticated("the access token names a user who no longer exists")
         if not user.active:
             raise unauthenticated(f"the account {user.user_id} is disabled")
+        if user.password_changed_at is not None and claims.issued_at < user.password_changed_at:
+            raise unauthenticated(
+                "the password was changed after this token was issued; log in again"
+            )
         return user
 
     def user_for_header(self, authorization: str | None) -> User:

@@ -2,7 +2,8 @@
 
 It cannot get a token (the same 401 as a wrong password), a token it was given
 before is refused from the next request on, and it cannot sign. Enabling it
-again restores all of that.
+again restores all of that. A new password, likewise, ends every token issued
+before it.
 """
 
 from __future__ import annotations
@@ -105,3 +106,34 @@ def test_a_users_table_from_before_disabling_gets_its_column(tmp_path: Path) -> 
         assert users.get("zhangming").active is False
     finally:
         users.close()
+
+
+def test_a_new_password_ends_the_tokens_issued_before_it(api: Api) -> None:
+    """Changing a password signs its user out everywhere: a token from before
+    is 401, a login with the new password works at once."""
+    old_token = api.headers(ZHANG_MING)
+    other = api.headers(YU_JIANMING)
+    assert api.client.get("/users/me", headers=old_token).status_code == 200
+
+    api.app.state.users.set_password("zhangming", "a-brand-new-password")
+
+    refused = problem(api.client.get("/users/me", headers=old_token), 401)
+    assert "password was changed" in refused["detail"]
+    login = api.client.post(
+        "/token", data={"username": "zhangming", "password": "a-brand-new-password"}
+    )
+    assert login.status_code == 200, login.text
+    fresh = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert api.client.get("/users/me", headers=fresh).json()["user_id"] == "zhangming"
+    # Nobody else is signed out.
+    assert api.client.get("/users/me", headers=other).status_code == 200
+
+
+def test_the_store_keeps_when_a_password_was_changed_on_each_backend(store: UserStore) -> None:
+    assert store.get("chenxiaofeng").password_changed_at is None
+    store.now = lambda: 1_650_000_000.25
+    store.set_password("chenxiaofeng", "another-password")
+    assert store.get("chenxiaofeng").password_changed_at == 1_650_000_000.25
+    # Logging in does not count as a change, even when the hash is renewed.
+    assert store.authenticate("chenxiaofeng", "another-password") is not None
+    assert store.get("chenxiaofeng").password_changed_at == 1_650_000_000.25
