@@ -160,6 +160,30 @@ class UserStore(ABC):
         assert user is not None
         return user
 
+    def set_role(self, user_id: str, role: Role | str, party_name: str | None = None) -> User:
+        """Give an account another role (a promotion, say); KeyError if there is no
+        such user, ValueError for a role nobody logs in as.
+
+        The log keeps the role each event was recorded with; from now on the
+        user acts in the new one. A responsible party's ``party_name`` (default:
+        their name) goes with that role and is dropped with it.
+        """
+        new_role = _check_role(role)
+        current = self.get(user_id)
+        if current is None:
+            raise KeyError(user_id)
+        if party_name is not None and new_role != Role.RESPONSIBLE_PARTY:
+            raise ValueError(f"party_name is for responsible parties only, not a {new_role.value}")
+        if new_role == Role.RESPONSIBLE_PARTY:
+            party = _check_text(current.name if party_name is None else party_name, "party name")
+        else:
+            party = None
+        if not self._update_role(user_id, new_role, party):
+            raise KeyError(user_id)
+        user = self.get(user_id)
+        assert user is not None
+        return user
+
     def unlock(self, user_id: str) -> None:
         """Lift a lock and forget the wrong passwords; KeyError if there is no such user."""
         if self._select(user_id) is None:
@@ -220,6 +244,10 @@ class UserStore(ABC):
         )
 
     # -- storage ---------------------------------------------------------------
+
+    @abstractmethod
+    def _update_role(self, user_id: str, role: Role, party_name: str | None) -> bool:
+        """Set role and party name; False if there is no such user."""
 
     @abstractmethod
     def _update_active(self, user_id: str, active: bool) -> bool:
@@ -309,6 +337,15 @@ class InMemoryUserStore(UserStore):
             if changed_at is not None:
                 user = replace(user, password_changed_at=changed_at)
             self._rows[user_id] = _Row(user, password_hash)
+            return True
+
+    def _update_role(self, user_id: str, role: Role, party_name: str | None) -> bool:
+        with self._lock:
+            row = self._rows.get(user_id)
+            if row is None:
+                return False
+            user = replace(row.user, role=role, party_name=party_name)
+            self._rows[user_id] = _Row(user, row.password_hash)
             return True
 
     def _update_active(self, user_id: str, active: bool) -> bool:
@@ -424,6 +461,14 @@ class SqlUserStore(UserStore):
                     " WHERE user_id = ?",
                     (password_hash, changed_at, user_id),
                 )
+            return tx.rowcount() == 1
+
+    def _update_role(self, user_id: str, role: Role, party_name: str | None) -> bool:
+        with self.database.transaction() as tx:
+            tx.execute(
+                "UPDATE rectify_users SET role = ?, party_name = ? WHERE user_id = ?",
+                (role.value, party_name, user_id),
+            )
             return tx.rowcount() == 1
 
     def _update_active(self, user_id: str, active: bool) -> bool:

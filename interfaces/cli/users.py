@@ -16,7 +16,7 @@ from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
     name="users",
-    help="Add, list, disable, unlock and change the passwords of the people who log in.",
+    help="Add, list, change the role or password of, disable and unlock the people who log in.",
     no_args_is_help=True,
 )
 
@@ -113,6 +113,34 @@ def passwd(
         except ValueError as error:
             raise fail(str(error)) from None
     typer.echo(f"Changed the password of {user_id}.")
+
+
+@app.command("role")
+def role(
+    user_id: Annotated[str, typer.Argument(help="Whose role to change.")],
+    new_role: Annotated[LoginRole, typer.Argument(metavar="ROLE", help="The new role.")],
+    party_name: Annotated[
+        str | None,
+        typer.Option(
+            "--party-name",
+            help="For a responsible party: the name used on their orders (default: their name).",
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change what a user may do, e.g. promote an inspector to supervisor.
+
+    Events already recorded keep the role they were recorded in.
+    """
+    with open_users(database_url) as users:
+        try:
+            user = users.set_role(user_id, new_role.value, party_name=party_name)
+        except KeyError:
+            raise fail(f"no user {user_id!r}") from None
+        except ValueError as error:
+            raise fail(str(error)) from None
+    party = f", party {user.party_name}" if user.party_name else ""
+    typer.echo(f"{user.user_id} ({user.name}) is now a {user.role.value}{party}.")
 
 
 @app.command("disable")

@@ -228,3 +228,26 @@ def test_users_disable_and_enable_an_account(sqlite_url: str) -> None:
     unknown = runner.invoke(cli, ["users", "disable", "nobody", "--database-url", sqlite_url])
     assert unknown.exit_code == 1
     assert "no user 'nobody'" in unknown.output
+
+
+def test_users_role_promotes_an_inspector(sqlite_url: str) -> None:
+    add(sqlite_url, "chenxiaofeng", "--name", "陈小峰", "--role", "inspector")
+
+    result = runner.invoke(
+        cli, ["users", "role", "chenxiaofeng", "supervisor", "--database-url", sqlite_url]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "chenxiaofeng (陈小峰) is now a supervisor." in result.stdout
+    users = create_user_store(sqlite_url)
+    assert users.get("chenxiaofeng").role == Role.SUPERVISOR
+    users.close()
+    refused = runner.invoke(
+        cli, ["users", "role", "chenxiaofeng", "system", "--database-url", sqlite_url]
+    )
+    assert refused.exit_code == 2
+    unknown = runner.invoke(
+        cli, ["users", "role", "nobody", "auditor", "--database-url", sqlite_url]
+    )
+    assert unknown.exit_code == 1
+    assert "no user 'nobody'" in unknown.output

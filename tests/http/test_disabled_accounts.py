@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infrastructure.users import UserStore, create_user_store
-from tests.core.scenario import PASSWORDS, YU_JIANMING, ZHANG_MING, Stage
+from tests.core.scenario import CHEN_XIAOFENG, PASSWORDS, YU_JIANMING, ZHANG_MING, Stage
 from tests.http.conftest import FAST_HASHER, Api, problem
 
 
@@ -137,3 +137,51 @@ def test_the_store_keeps_when_a_password_was_changed_on_each_backend(store: User
     # Logging in does not count as a change, even when the hash is renewed.
     assert store.authenticate("chenxiaofeng", "another-password") is not None
     assert store.get("chenxiaofeng").password_changed_at == 1_650_000_000.25
+
+
+def test_a_role_change_takes_effect_on_the_next_request(api: Api) -> None:
+    """The token names only the user: promoted, 陈小峰 may close at once with the
+    token he already holds; the events recorded before keep his old role."""
+    case = api.sweep.arrange_case(Stage.VERIFIED)
+    token_holder = CHEN_XIAOFENG
+    close = {"reason": "复查合格，准予销号", "password": PASSWORDS["chenxiaofeng"]}
+    refused = api.post(
+        f"/cases/{case.hazard}/close", token_holder, close, if_match=api.version(case.hazard)
+    )
+    problem(refused, 403)
+
+    api.app.state.users.set_role("chenxiaofeng", "supervisor")
+    before = api.position()
+    closed = api.post(
+        f"/cases/{case.hazard}/close", token_holder, close, if_match=api.version(case.hazard)
+    )
+    assert closed.status_code == 200, closed.text
+    [event] = api.sweep.events_since(before)
+    assert event.actor.role == "supervisor"
+    verified = api.rectify.get_hazard(case.hazard)
+    assert verified.status == "closed"
+    roles = {
+        e.actor.role
+        for e in api.sweep.events_since(0)
+        if getattr(e, "actor", None) and e.actor.user_id == "chenxiaofeng"
+    }
+    assert roles == {"inspector", "supervisor"}
+
+
+def test_the_store_changes_roles_on_each_backend(store: UserStore) -> None:
+    promoted = store.set_role("chenxiaofeng", "supervisor")
+    assert (promoted.role, promoted.party_name) == ("supervisor", None)
+    as_party = store.set_role("chenxiaofeng", "responsible_party")
+    assert (as_party.role, as_party.party_name) == ("responsible_party", "陈小峰")
+    named = store.set_role("chenxiaofeng", "responsible_party", party_name="陈记小店")
+    assert named.party_name == "陈记小店"
+    back = store.set_role("chenxiaofeng", "inspector")
+    assert (back.role, back.party_name) == ("inspector", None)
+    assert store.get("chenxiaofeng") == back
+    with pytest.raises(ValueError, match="not one of"):
+        store.set_role("chenxiaofeng", "system")
+    with pytest.raises(ValueError, match="responsible parties only"):
+        store.set_role("chenxiaofeng", "auditor", party_name="某店")
+    with pytest.raises(KeyError):
+        store.set_role("nobody", "auditor")
+    assert store.get("chenxiaofeng").role == "inspector"
