@@ -10,7 +10,8 @@ API on a SQLite file holding a case waiting for re-inspection. Whatever arrives:
 
 Path parameters that come out as well-formed ids are pointed at the real case,
 order, inspection and site, so the fuzzing reaches the rules behind the ids
-instead of stopping at 404. The run is the same every time, so CI does not
+instead of stopping at 404. ``RECTIFY_FUZZ_AS`` (inspector, party, auditor) fuzzes
+as another role than the supervisor. The run is the same every time, so CI does not
 flake on what one random draw found; to hunt for new bugs, set
 ``RECTIFY_FUZZ_RANDOM=1`` and raise ``RECTIFY_FUZZ_EXAMPLES`` (default 15).
 """
@@ -34,7 +35,7 @@ from infrastructure.users import create_user_store
 from interfaces.http.app import create_app
 from tests.backends import POPO_URL, sqlite_url_for
 from tests.core.scenario import SWEEP_STARTS, ZHANG_MING, Stage
-from tests.http.conftest import Api, _api_on
+from tests.http.conftest import PEOPLE, Api, _api_on
 
 EXAMPLES = int(os.environ.get("RECTIFY_FUZZ_EXAMPLES", "15"))
 
@@ -70,7 +71,10 @@ class Target:
             "inspection_id": str(case.inspection_id),
             "site_id": str(case.site_id),
         }
-        self.authorization = f"Bearer {api.token(ZHANG_MING)}"
+        # A supervisor may call every operation (the role tests cover who may
+        # not); RECTIFY_FUZZ_AS=inspector|party|auditor fuzzes as another role.
+        actor = PEOPLE.get(os.environ.get("RECTIFY_FUZZ_AS", "supervisor"), ZHANG_MING)
+        self.authorization = f"Bearer {api.token(actor)}"
 
     def send(self, case: schemathesis.Case) -> Any:
         for name, value in list(case.path_parameters.items()):
@@ -91,7 +95,6 @@ class Target:
         for name, value in list(headers.items()):
             if name.lower() == "if-match" and aggregate and _ETAG.match(str(value)):
                 headers[name] = f'"{self.api.version(UUID(aggregate))}"'
-        # A supervisor may call every operation; the role tests cover who may not.
         if "authorization" not in {k.lower() for k in headers}:
             headers["Authorization"] = self.authorization
         body: dict[str, Any] = {}
