@@ -36,7 +36,7 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy domain application
+	$(VENV)/bin/mypy domain application infrastructure interfaces
 
 run: venv
 	$(VENV)/bin/rectify serve --demo

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 DATABASE_URL_VARIABLE = "RECTIFY_DATABASE_URL"
@@ -235,3 +236,12 @@ def _unaccepted(url: str, reason: str) -> ValueError:
     return ValueError(
         f"Unsupported database URL {describe(url)!r}: {reason}. Accepted forms: {forms}."
     )
+
+
+def pool_connect_kwargs(pool: Any) -> dict[str, Any]:
+    """The connection arguments a psycopg pool was made with, to open one more
+    connection of one's own (for a session-level advisory lock, say)."""
+    kwargs = pool.kwargs
+    if not isinstance(kwargs, dict):
+        raise TypeError("the pool's connection arguments are not a plain mapping")
+    return dict(kwargs)

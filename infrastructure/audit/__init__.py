@@ -24,6 +24,7 @@ from application.audit.service import AuditService
 from infrastructure.audit.memory import InMemoryAuditChain, ScanningEventLocator
 from infrastructure.audit.postgres import PostgresAuditChain, PostgresEventLocator
 from infrastructure.audit.sqlite import SQLiteAuditChain, SQLiteEventLocator
+from infrastructure.persistence import pool_connect_kwargs
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
 
@@ -90,7 +91,9 @@ def chain_lock(app: RectifyApp) -> WorkerLock:
     anyone (the chain's own write lock and tracking keep it exactly once anyway)."""
     recorder = app.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
-        return PostgresAdvisoryLock(dict(recorder.datastore.pool.kwargs), AuditChainProjection.name)
+        return PostgresAdvisoryLock(
+            pool_connect_kwargs(recorder.datastore.pool), AuditChainProjection.name
+        )
     return NoLock()
 
 

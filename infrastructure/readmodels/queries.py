@@ -182,7 +182,9 @@ class ReadModelQueries:
                 self._q(f"SELECT COUNT(*) AS n FROM ({select}{condition}) counted"),
                 list(where.params),
             )
-            total = int(dict(cursor.fetchone())["n"])
+            counted = cursor.fetchone()
+            assert counted is not None  # COUNT(*) always answers one row
+            total = int(dict(counted)["n"])
             cursor.execute(
                 self._q(f"{select}{condition} ORDER BY {order_by} LIMIT ? OFFSET ?"),
                 [*where.params, limit, offset],

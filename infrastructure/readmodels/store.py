@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from application.projections.read_models import READ_MODEL_PROJECTIONS, ReadModelProjection
+from infrastructure.persistence import pool_connect_kwargs
 from infrastructure.projections.locks import advisory_key
 from infrastructure.readmodels.schema import LIVE_PREFIX, SCRATCH_PREFIX
 from infrastructure.readmodels.views import (
@@ -107,7 +108,7 @@ class ReadModelStore:
         """How to open a connection of one's own (for an advisory lock)."""
         if not isinstance(self.datastore, PostgresDatastore):
             raise TypeError("not a PostgreSQL store")
-        return dict(self.datastore.pool.kwargs)
+        return pool_connect_kwargs(self.datastore.pool)
 
     def close(self) -> None:
         if self._owns_datastore:

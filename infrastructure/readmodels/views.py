@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from application.projections.changes import Change
 from infrastructure.readmodels.schema import LIVE_PREFIX, TABLES, Table
@@ -250,9 +250,10 @@ class PostgresReadModelView(ReadModelTables, PostgresTrackingRecorder):
         super().__init__(datastore, **kwargs)
         scratch = prefix != LIVE_PREFIX
         for table in self.tables:
+            # The DDL is this module's own text, not input: wrapping it as SQL
+            # (in the Composed the recorder's list holds) is safe.
             self.sql_create_statements += [
-                SQL(s)  # type: ignore[arg-type]
-                for s in self.dialect.ddl(table, prefix, unlogged=scratch)
+                Composed([SQL(s)]) for s in self.dialect.ddl(table, prefix, unlogged=scratch)
             ]
 
     @contextmanager
