@@ -290,7 +290,7 @@ class RectificationOrder(CaseAggregate):
     def _party_or_on_behalf(self, actor: Actor, action: str) -> bool:
         """True when an inspector or supervisor records this on the party's behalf."""
         if actor.role == Role.RESPONSIBLE_PARTY:
-            if self.party.user_id is None or actor.user_id != self.party.user_id:
+            if not self.party.is_account(actor.user_id):
                 raise NotPermitted(
                     f"{actor.name} is not the responsible party of order {self.number}",
                     rule="party_acts_only_on_own_orders",

@@ -127,6 +127,10 @@ class ResponsibleParty:
         if self.user_id is not None:
             require_text(self.user_id, "responsible party user id", max_length=200)
 
+    def is_account(self, user_id: str) -> bool:
+        """Whether ``user_id`` is the account this party is linked to (never, unlinked)."""
+        return self.user_id is not None and self.user_id == user_id
+
 
 @dataclass(frozen=True)
 class FivePointPlan:

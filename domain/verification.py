@@ -48,7 +48,7 @@ class Verification(CaseAggregate):
                     f"is {order.status}",
                     rule="no_verification_before_completion_report",
                 )
-            if order.party.user_id is not None and order.party.user_id == actor.user_id:
+            if order.party.is_account(actor.user_id):
                 raise NotPermitted(
                     "the responsible party may not verify their own rectification",
                     rule="verifier_is_not_responsible_party",

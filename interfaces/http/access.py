@@ -18,7 +18,7 @@ def sees_order(user: User, order: RectificationOrder) -> bool:
     """Whether ``user`` may see ``order``: everyone but a party, and the party it names."""
     if user.role != Role.RESPONSIBLE_PARTY:
         return True
-    return order.party.user_id is not None and order.party.user_id == user.user_id
+    return order.party.is_account(user.user_id)
 
 
 def not_addressed_to(user: User, what: str) -> ProblemError:
