@@ -365,9 +365,7 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " role TEXT NOT NULL,"
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
-        " created_at REAL NOT NULL,"
-        " disabled_at REAL,"
-        " password_changed_at REAL)",
+        " created_at REAL NOT NULL)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -380,9 +378,7 @@ USERS_DDL: dict[Dialect, list[str]] = {
         " role TEXT NOT NULL,"
         " party_name TEXT,"
         " password_hash TEXT NOT NULL,"
-        " created_at DOUBLE PRECISION NOT NULL,"
-        " disabled_at DOUBLE PRECISION,"
-        " password_changed_at DOUBLE PRECISION)",
+        " created_at DOUBLE PRECISION NOT NULL)",
         "CREATE TABLE IF NOT EXISTS rectify_login_failures ("
         " user_id TEXT PRIMARY KEY,"
         " failures INTEGER NOT NULL,"
@@ -390,8 +386,9 @@ USERS_DDL: dict[Dialect, list[str]] = {
     ],
 }
 
-# Columns added after the table was first created, with their types: a table
-# made by an earlier version gets them on start.
+# Columns added after the table was first created, with their types. Every
+# start adds those a table lacks, so a new table and one made by an earlier
+# version take the same path and end up alike.
 USERS_ADDED_COLUMNS: dict[str, dict[Dialect, str]] = {
     "disabled_at": {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"},
     "password_changed_at": {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"},
