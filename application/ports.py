@@ -6,6 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+MAX_POSITION = 2**63 - 1
+"""The largest log position or version the stores hold (a signed 64-bit
+integer): a larger number asked for could only overflow the driver."""
+
 Clock = Callable[[], datetime]
 """Returns the current time as an aware datetime (UTC)."""
 

@@ -37,6 +37,8 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 
+from application.ports import MAX_POSITION
+
 CHAIN_FORMAT = b"rectify-audit-chain/1"
 """The first field of every canonical encoding; a new encoding gets a new name."""
 
@@ -94,9 +96,7 @@ class Anchor:
             raise ValueError(
                 f"the anchor's position must be an integer, not {position_text[:40]!r}"
             ) from None
-        # Positions are signed 64-bit integers in the database; a larger one
-        # could not be looked up, only overflow the driver.
-        if not 1 <= position < 2**63:
+        if not 1 <= position <= MAX_POSITION:
             raise ValueError("the anchor's position must be between 1 and 2^63-1")
         return cls(hash=hash_text, position=position)
 

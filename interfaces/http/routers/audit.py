@@ -22,12 +22,13 @@ from pydantic import BaseModel, Field
 
 from application.app import RectifyApp
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
+from application.ports import MAX_POSITION
 from domain.values import Role
 from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
 from infrastructure.projections.host import INLINE, projections_mode
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
-from interfaces.http.routers.common import MAX_POSITION, READ_ERRORS, ReadingAll
+from interfaces.http.routers.common import READ_ERRORS, ReadingAll
 from interfaces.http.security import require_roles
 
 log = logging.getLogger("rectify.audit")

@@ -34,9 +34,6 @@ Anyone = Annotated[User, Depends(require_roles(*ALL_ROLES))]
 ActingOnOrders = Annotated[User, Depends(require_roles(Role.RESPONSIBLE_PARTY, *INSPECTING_ROLES))]
 """The party an order names, or an inspector or supervisor recording it for them."""
 
-MAX_POSITION = 2**63 - 1
-"""The largest log position or version a database column holds (a signed
-64-bit integer); a larger number in a query could only overflow the driver."""
 MAX_OFFSET = 1_000_000_000
 """No list is this long; a larger offset is a mistake, not a page."""
 

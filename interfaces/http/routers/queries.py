@@ -32,13 +32,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from application.ports import MAX_POSITION
 from application.projections.access import Scope, require_staff, scope_for
 from domain.hazard import HazardStatus
 from infrastructure.projections.host import EXTERNAL, ReadModelHost, projections_mode
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
-from interfaces.http.routers.common import MAX_OFFSET, MAX_POSITION, Anyone
+from interfaces.http.routers.common import MAX_OFFSET, Anyone
 
 WAIT_SECONDS = 2.0
 
