@@ -20,6 +20,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 负责人
     AUDITOR = "auditor"  # 审计员
     SYSTEM = "system"  # the service itself, e.g. the overdue check
+    INTEGRATION = "integration"  # another system's service account: reads the feed only
 
 
 class Severity(StrEnum):

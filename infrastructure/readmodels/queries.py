@@ -418,6 +418,23 @@ class ReadModelQueries:
         )
         return [UUID(row["order_id"]) for row in rows]
 
+    # -- for the reminders -----------------------------------------------------------
+
+    def orders_to_remind(self, today: date, within_days: int) -> list[dict[str, Any]]:
+        """Open orders overdue, or due on or before ``today + within_days``: the
+        candidates of the reminder check (it decides which to remind about)."""
+        return self._all(
+            """SELECT o.order_id, o.case_id, o.number, o.deadline, c.severity, o.overdue,
+                       o.issued_by, o.party_user_id, o.party_name, s.name AS site_name
+                  FROM rm_orders o
+                  JOIN rm_cases c ON c.case_id = o.case_id
+                  JOIN rm_sites s ON s.site_id = c.site_id
+                 WHERE o.status IN ('issued', 'acknowledged')
+                   AND (o.overdue = 1 OR o.deadline <= ?)
+                 ORDER BY o.deadline, o.number""",
+            [(today + timedelta(days=within_days)).isoformat()],
+        )
+
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None

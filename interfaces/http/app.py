@@ -46,6 +46,7 @@ from infrastructure.idempotency import (
     SqlIdempotencyStore,
     purge_settings,
 )
+from infrastructure.integration.services import Integration
 from infrastructure.persistence import database_url_from_env, environment_for
 from infrastructure.side_tables import SideDatabase, side_database_for
 from infrastructure.tokens import TokenIssuer, load_or_create_secret
@@ -69,7 +70,10 @@ from interfaces.http.routers import (
     verifications,
 )
 from interfaces.http.routers import evidence as evidence_routes
+from interfaces.http.routers import feed as feed_routes
+from interfaces.http.routers import notifications as notification_routes
 from interfaces.http.routers import queries as read_model_routes
+from interfaces.http.routers import webhooks as webhook_routes
 from interfaces.http.security import Authenticator
 
 logger = logging.getLogger("rectify.http")
@@ -123,6 +127,10 @@ TAGS = [
     {"name": "orders", "description": "Rectification orders (整改通知)."},
     {"name": "verifications", "description": "Verifications (复查验收)."},
     {"name": "evidence", "description": "Photos and documents, stored by SHA-256."},
+    {
+        "name": "integration",
+        "description": "The event feed, webhook subscriptions and notifications of deadlines.",
+    },
 ]
 
 IDEMPOTENCY_PARAMETER = {
@@ -152,6 +160,7 @@ def create_app(
     evidence: EvidenceStore | None = None,
     token_secret: str | None = None,
     token_ttl_minutes: int = 60,
+    integration: Integration | None = None,
 ) -> FastAPI:
     """The HTTP API over ``rectify``, logging users in from ``users``.
 
@@ -163,7 +172,7 @@ def create_app(
     ``rectify`` and ``users``; connections opened here close at shutdown.
     """
     side: SideDatabase | None = None
-    if idempotency is None or evidence is None or token_secret is None:
+    if idempotency is None or evidence is None or token_secret is None or integration is None:
         side = side_database_for(rectify.env)
     if idempotency is None:
         idempotency = SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore()
@@ -174,6 +183,9 @@ def create_app(
     closers: list[Callable[[], None]] = []
     if side is not None:
         closers.append(side.close)
+    if integration is None:
+        integration = Integration(rectify, users, side)
+        closers.append(integration.close)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -208,6 +220,7 @@ def create_app(
     app.state.evidence = evidence
     app.state.auth = Authenticator(tokens, users)
     app.state.commands = Commands(rectify, users, evidence)
+    app.state.integration = integration
     app.state.closers = closers
 
     install_problem_handlers(app)
@@ -226,6 +239,9 @@ def create_app(
     # the projections that keep them, run by the router's lifespan).
     app.include_router(read_model_routes.router)
     app.include_router(audit_routes.router)
+    # The feed, webhook subscriptions and notifications, for other systems and people.
+    for module in (feed_routes, webhook_routes, notification_routes):
+        app.include_router(module.router)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
@@ -294,6 +310,7 @@ def create_app_from_env() -> FastAPI:
             rectify = build_app(url, passwords=users)
     # One side-table connection (pool) per process serves users, keys, evidence
     # and the secret alike.
+    integration = Integration(rectify, users, side)
     app = create_app(
         rectify,
         users,
@@ -302,7 +319,9 @@ def create_app_from_env() -> FastAPI:
         token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip()
         or load_or_create_secret(side),
         token_ttl_minutes=int(os.environ.get(TOKEN_TTL_VARIABLE, "").strip() or 60),
+        integration=integration,
     )
+    app.state.closers.insert(0, integration.close)
     app.state.closers.insert(0, rectify.close)
     if side is not None:
         app.state.closers.insert(0, side.close)

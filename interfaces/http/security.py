@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from domain.values import Actor, Role
+from infrastructure.integration.keys import looks_like_key
 from infrastructure.tokens import InvalidToken, TokenIssuer
 from infrastructure.users import User, UserStore
 from interfaces.http.problems import ProblemError
@@ -59,6 +60,13 @@ class Authenticator:
     def user_for_token(self, token: str | None) -> User:
         if not token:
             raise unauthenticated("log in first: this endpoint needs a bearer token")
+        if looks_like_key(token):
+            # A service account's key reads the feed and nothing else (see feed_reader).
+            raise ProblemError(
+                403,
+                "an integration key may read only the event feed (GET /feed)",
+                rule="integration_key_reads_only_feed",
+            )
         try:
             claims = self.tokens.claims(token)
         except InvalidToken as error:

@@ -1,0 +1,1 @@
+"""Storage and delivery for the integration: feed keys, webhooks, notifications."""

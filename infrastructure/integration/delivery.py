@@ -1,0 +1,124 @@
+"""Sending the outbox: each delivery signed as Standard Webhooks asks, at least once.
+
+Headers: ``webhook-id`` (the message's id: the same on every retry and
+redelivery, so a receiver can drop duplicates), ``webhook-timestamp`` (seconds
+since the epoch, of this attempt) and ``webhook-signature`` (``v1,`` and the
+base64 HMAC-SHA256 of ``id.timestamp.body`` under the subscription's secret),
+made with the ``standardwebhooks`` package that receivers verify with.
+
+A 2xx answer delivers; anything else (an error status, a refused or timed-out
+connection, a target the allow-list now refuses) is a failed attempt, retried
+with back-off (:class:`~application.integration.webhooks.RetryPolicy`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from application.integration.webhooks import RetryPolicy
+from infrastructure.integration.targets import TargetRefused
+from infrastructure.integration.webhooks import Delivery, WebhookStore
+
+log = logging.getLogger("rectify.webhooks")
+
+TIMEOUT_SECONDS = 10.0
+USER_AGENT = "rectify-webhooks/1"
+
+
+def signed_headers(secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+@dataclass
+class DeliveryRound:
+    """What one run of the delivery job did."""
+
+    delivered: int = 0
+    failed: int = 0
+    now_failing: int = 0
+
+
+class WebhookDeliverer:
+    """Sends what is due in the outbox (a periodic job of the follower host)."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        *,
+        policy: RetryPolicy | None = None,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        batch_size: int = 100,
+    ) -> None:
+        self.store = store
+        self.policy = policy or RetryPolicy()
+        # No redirects: a 3xx to an address nobody allowed would dodge the allow-list.
+        self.client = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self.clock = clock
+        self.batch_size = batch_size
+
+    def deliver_due(self) -> DeliveryRound:
+        """Send every delivery that is due, until none is."""
+        done = DeliveryRound()
+        while True:
+            due = self.store.due(self.clock(), self.batch_size)
+            if not due:
+                return done
+            for delivery in due:
+                self._send(delivery, done)
+
+    def _send(self, delivery: Delivery, done: DeliveryRound) -> None:
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            self.store.allow.check(delivery.target_url)
+            at = datetime.fromtimestamp(self.clock(), UTC)
+            response = self.client.post(
+                delivery.target_url,
+                content=delivery.body.encode(),
+                headers=signed_headers(delivery.secret, delivery.message_id, delivery.body, at),
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except TargetRefused as refused:
+            error = str(refused)
+        except httpx.HTTPError as failure:
+            error = f"{type(failure).__name__}: {failure}"
+        latency_ms = (time.monotonic() - started) * 1000
+        now = self.clock()
+        if error is None and status is not None:
+            self.store.delivered(delivery, status_code=status, latency_ms=latency_ms, now=now)
+            done.delivered += 1
+            return
+        done.failed += 1
+        if self.store.failed(
+            delivery,
+            status_code=status,
+            error=error or "no answer",
+            latency_ms=latency_ms,
+            now=now,
+            policy=self.policy,
+        ):
+            done.now_failing += 1
+            log.warning(
+                "webhook subscription %s marked failing: %s", delivery.subscription_id, error
+            )
+
+    def close(self) -> None:
+        self.client.close()
