@@ -68,8 +68,9 @@ class Reminder:
             )
         late = max(0, (today - o.deadline).days)
         major = "重大隐患" if o.severity == "major" else ""
+        deadline = o.deadline.isoformat()
         return (
-            f"{major}整改通知 {o.number}{where}已逾期（期限 {o.deadline.isoformat()}，逾期 {late} 天）",
+            f"{major}整改通知 {o.number}{where}已逾期（期限 {deadline}，逾期 {late} 天）",
             f"Order {o.number}{' (major hazard)' if major else ''} is overdue "
             f"(deadline {o.deadline.isoformat()}, {late} days late)",
         )

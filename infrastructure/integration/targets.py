@@ -90,10 +90,7 @@ class AllowList:
         resolves to now."""
         host, port = _host_and_port(url)
         literal = _address(host)
-        if literal is not None:
-            listed = self.lists_address(literal)
-        else:
-            listed = self.lists_name(host)
+        listed = self.lists_address(literal) if literal is not None else self.lists_name(host)
         if not listed:
             raise TargetRefused(
                 f"{host} is not on the webhook allow-list (RECTIFY_WEBHOOK_ALLOW); "

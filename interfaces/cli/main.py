@@ -14,6 +14,8 @@ import typer
 
 from interfaces.cli import idempotency, users
 from interfaces.cli.audit import app as audit_app
+from interfaces.cli.integration import keys_app as integration_app
+from interfaces.cli.integration import webhooks_app
 from interfaces.cli.options import DatabaseUrl
 from interfaces.cli.projections import app as projections_app
 
@@ -28,6 +30,8 @@ app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
 app.add_typer(idempotency.app)
+app.add_typer(integration_app, name="integration")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def installed_version() -> str:

@@ -33,9 +33,7 @@ def integration(request: Request) -> Integration:
     return request.app.state.integration  # type: ignore[no-any-return]
 
 
-def feed_reader(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
+def feed_reader(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     """An integration key's account, or a logged-in auditor or supervisor."""
     if looks_like_key(token):
         assert token is not None
@@ -95,7 +93,9 @@ router = APIRouter(tags=["integration"])
 def read_feed(
     user: Annotated[User, Depends(feed_reader)],
     request: Request,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="Events after this position.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Events after this position.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = 100,
     wait: Annotated[
         float,
@@ -108,5 +108,10 @@ def read_feed(
 ) -> FeedPageOut:
     page = integration(request).feed.page(after=after, limit=limit, wait=wait)
     return FeedPageOut.model_validate(
-        {"events": page.events, "after": page.after, "next_after": page.next_after, "head": page.head}
+        {
+            "events": page.events,
+            "after": page.after,
+            "next_after": page.next_after,
+            "head": page.head,
+        }
     )
