@@ -46,9 +46,12 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(answer[4][0]) for answer in answers})
 
 
-def _special(address: IPAddress) -> str | None:
-    """Why an address is not public, or None."""
-    for flag in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+_NOT_PUBLIC = ("loopback", "link_local", "private", "multicast", "reserved", "unspecified")
+
+
+def _special(address: IPAddress | IPNetwork) -> str | None:
+    """Why an address (or a whole network) is not public, or None."""
+    for flag in _NOT_PUBLIC:
         if getattr(address, f"is_{flag}"):
             return flag.replace("_", "-")
     return None
@@ -83,21 +86,31 @@ class AllowList:
         )
 
     def lists_address(self, address: IPAddress) -> bool:
-        return any(address in network for network in self.networks)
+        """Whether ``address`` is listed. A loopback, private or link-local address
+        is listed only by a network wholly of its kind (``127.0.0.1``,
+        ``10.0.0.0/8``), never by a catch-all such as ``0.0.0.0/0``."""
+        special = _special(address) is not None
+        return any(
+            address in network and (not special or _special(network) is not None)
+            for network in self.networks
+        )
 
-    def check(self, url: str, resolver: Resolver = resolve) -> list[str]:
+    def check(self, url: str, resolver: Resolver | None = None) -> list[str]:
         """Refuse ``url`` unless it may receive webhooks; return the addresses it
-        resolves to now."""
+        resolves to now (by ``resolver``, default: the system's DNS)."""
         host, port = _host_and_port(url)
         literal = _address(host)
-        listed = self.lists_address(literal) if literal is not None else self.lists_name(host)
+        if literal is not None:
+            listed = any(literal in network for network in self.networks)
+        else:
+            listed = self.lists_name(host)
         if not listed:
             raise TargetRefused(
                 f"{host} is not on the webhook allow-list (RECTIFY_WEBHOOK_ALLOW); "
                 "the operator must list it first",
                 rule="webhook_target_not_allowed",
             )
-        addresses = [str(literal)] if literal is not None else resolver(host, port)
+        addresses = [str(literal)] if literal is not None else (resolver or resolve)(host, port)
         if not addresses:
             raise TargetRefused(
                 f"the webhook host {host} resolves to no address", rule="webhook_host_unresolved"

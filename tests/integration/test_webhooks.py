@@ -130,7 +130,7 @@ def test_only_wanted_event_types_and_events_after_subscribing_are_delivered(
         receiver.url, ["Hazard.Reported"], created_by="zhangming"
     )
     receiver.secret = subscription.secret
-    run_commands(sweep, 12)
+    run_commands(sweep, 20)
     deliver_everything(integration)
     assert [a.body["type"] for a in receiver.arrivals] == ["Hazard.Reported"]
     assert receiver.arrivals[0].verified
