@@ -27,6 +27,8 @@ EVENT_ID_NAMESPACE = UUID("6b0f6c1e-4a53-5e7c-9d0a-726563746966")
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "actor"})
 _HIDDEN = frozenset({"originator_topic"})
 
+_PARTS_OF_A_CASE = frozenset({"rectification_order", "verification"})
+
 HazardOf = Callable[[UUID], UUID | None]
 """Finds the case (hazard id) of an order or verification that did not say it."""
 
@@ -40,9 +42,15 @@ def case_of(event: Any, hazard_of: HazardOf) -> UUID:
     """The case an event belongs to: the hazard's id for the hazard, its orders
     and its verifications; the aggregate's own id for a site or an inspection."""
     hazard_id = getattr(event, "hazard_id", None)
+    kind = aggregate_type_of(type(event))
     if isinstance(hazard_id, UUID):
+        remember = getattr(hazard_of, "remember", None)
+        if remember is not None and kind in _PARTS_OF_A_CASE:
+            # An order or verification names its hazard when created; remembered,
+            # its later events need no lookup while the log is read in order.
+            remember(event.originator_id, hazard_id)
         return hazard_id
-    if aggregate_type_of(type(event)) in ("rectification_order", "verification"):
+    if kind in _PARTS_OF_A_CASE:
         found = hazard_of(event.originator_id)
         if found is not None:
             return found

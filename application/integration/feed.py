@@ -51,10 +51,15 @@ class CaseFinder:
             found = None
         else:
             found = getattr(aggregate, "hazard_id", None)
-        self._known[aggregate_id] = found
+        self.remember(aggregate_id, found)
+        return found
+
+    def remember(self, aggregate_id: UUID, hazard_id: UUID | None) -> None:
+        """Note the case of an order or verification (seen in its created event)."""
+        self._known[aggregate_id] = hazard_id
+        self._known.move_to_end(aggregate_id)
         if len(self._known) > self.size:
             self._known.popitem(last=False)
-        return found
 
 
 @dataclass(frozen=True)

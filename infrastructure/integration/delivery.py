@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,12 +25,15 @@ from standardwebhooks.webhooks import Webhook
 
 from application.integration.webhooks import RetryPolicy
 from infrastructure.integration.targets import TargetRefused
-from infrastructure.integration.webhooks import Delivery, WebhookStore
+from infrastructure.integration.webhooks import Delivery, Outcome, WebhookStore
 
 log = logging.getLogger("rectify.webhooks")
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "rectify-webhooks/1"
+# Deliveries of different cases in flight at once: enough to hide a slow
+# receiver's latency, few enough to be polite to it.
+CONCURRENCY = 8
 
 
 def signed_headers(secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
@@ -63,6 +67,7 @@ class WebhookDeliverer:
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         batch_size: int = 100,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.store = store
         self.policy = policy or RetryPolicy()
@@ -70,18 +75,30 @@ class WebhookDeliverer:
         self.client = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
         self.clock = clock
         self.batch_size = batch_size
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
 
     def deliver_due(self) -> DeliveryRound:
-        """Send every delivery that is due, until none is."""
+        """Send every delivery that is due, until none is. The head messages of
+        different cases are sent concurrently (each case's order is kept: its next
+        message is due only once this one is delivered); each round's outcomes are
+        recorded in one transaction."""
         done = DeliveryRound()
         while True:
             due = self.store.due(self.clock(), self.batch_size)
             if not due:
                 return done
-            for delivery in due:
-                self._send(delivery, done)
+            outcomes = list(self._pool.map(self._send, due))
+            failing = self.store.record(outcomes, now=self.clock(), policy=self.policy)
+            for outcome in outcomes:
+                if outcome.error is None:
+                    done.delivered += 1
+                else:
+                    done.failed += 1
+            for subscription_id in failing:
+                log.warning("webhook subscription %s marked failing", subscription_id)
+            done.now_failing += len(failing)
 
-    def _send(self, delivery: Delivery, done: DeliveryRound) -> None:
+    def _send(self, delivery: Delivery) -> Outcome:
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
@@ -100,25 +117,8 @@ class WebhookDeliverer:
             error = str(refused)
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"
-        latency_ms = (time.monotonic() - started) * 1000
-        now = self.clock()
-        if error is None and status is not None:
-            self.store.delivered(delivery, status_code=status, latency_ms=latency_ms, now=now)
-            done.delivered += 1
-            return
-        done.failed += 1
-        if self.store.failed(
-            delivery,
-            status_code=status,
-            error=error or "no answer",
-            latency_ms=latency_ms,
-            now=now,
-            policy=self.policy,
-        ):
-            done.now_failing += 1
-            log.warning(
-                "webhook subscription %s marked failing: %s", delivery.subscription_id, error
-            )
+        return Outcome(delivery, self.clock(), status, error, (time.monotonic() - started) * 1000)
 
     def close(self) -> None:
+        self._pool.shutdown()
         self.client.close()

@@ -82,6 +82,17 @@ class Delivery:
     secret: str
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt at a delivery: the answer's status, or the error (None: delivered)."""
+
+    delivery: Delivery
+    at: float
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+
+
 def _subscription(row: Sequence[Any]) -> Subscription:
     return Subscription(
         subscription_id=str(row[0]),
@@ -310,70 +321,63 @@ class WebhookStore:
             for r in rows
         ]
 
-    def delivered(
-        self, delivery: Delivery, *, status_code: int, latency_ms: float, now: float
-    ) -> None:
+    def record(self, outcomes: Sequence[Outcome], *, now: float, policy: RetryPolicy) -> list[str]:
+        """Record the attempts of one round in one transaction: a delivered message
+        is done, a failed one waits ``policy.delay`` before its next attempt.
+        Returns the subscriptions now marked failing (failures for ``give_up_after``)."""
+        failing: list[str] = []
         with self.database.transaction() as tx:
-            tx.execute(
-                "UPDATE rectify_webhook_outbox SET status = ?, attempts = attempts + 1,"
-                " delivered_at = ?, last_status = ?, last_error = NULL WHERE delivery_id = ?",
-                (DELIVERED, now, status_code, delivery.delivery_id),
-            )
-            self._attempt(tx, delivery, now, status_code, None, latency_ms)
-
-    def failed(
-        self,
-        delivery: Delivery,
-        *,
-        status_code: int | None,
-        error: str,
-        latency_ms: float,
-        now: float,
-        policy: RetryPolicy,
-    ) -> bool:
-        """Record a failed attempt and when to try again; True if the subscription
-        is now marked failing (its deliveries have failed for ``give_up_after``)."""
-        attempts = delivery.attempts + 1
-        first_failure = delivery.first_failure_at if delivery.first_failure_at else now
-        error = error[:MAX_ERROR_LENGTH]
-        with self.database.transaction() as tx:
-            tx.execute(
-                "UPDATE rectify_webhook_outbox SET attempts = ?, next_attempt_at = ?,"
-                " first_failure_at = ?, last_status = ?, last_error = ?"
-                " WHERE delivery_id = ? AND status = ?",
-                (
-                    attempts,
-                    now + policy.delay(attempts),
-                    first_failure,
-                    status_code,
-                    error,
-                    delivery.delivery_id,
-                    PENDING,
-                ),
-            )
-            self._attempt(tx, delivery, now, status_code, error, latency_ms)
-            if policy.gives_up(first_failure, now):
+            for outcome in outcomes:
+                delivery = outcome.delivery
+                if outcome.error is None:
+                    tx.execute(
+                        "UPDATE rectify_webhook_outbox SET status = ?, attempts = attempts + 1,"
+                        " delivered_at = ?, last_status = ?, last_error = NULL"
+                        " WHERE delivery_id = ?",
+                        (DELIVERED, outcome.at, outcome.status_code, delivery.delivery_id),
+                    )
+                    self._attempt(tx, outcome, None)
+                    continue
+                attempts = delivery.attempts + 1
+                first_failure = delivery.first_failure_at or outcome.at
+                error = outcome.error[:MAX_ERROR_LENGTH]
                 tx.execute(
-                    "UPDATE rectify_webhook_subscriptions SET status = ?, failing_since = ?"
-                    " WHERE subscription_id = ? AND status = ?",
-                    (FAILING, now, delivery.subscription_id, ACTIVE),
+                    "UPDATE rectify_webhook_outbox SET attempts = ?, next_attempt_at = ?,"
+                    " first_failure_at = ?, last_status = ?, last_error = ?"
+                    " WHERE delivery_id = ? AND status = ?",
+                    (
+                        attempts,
+                        now + policy.delay(attempts),
+                        first_failure,
+                        outcome.status_code,
+                        error,
+                        delivery.delivery_id,
+                        PENDING,
+                    ),
                 )
-                return tx.rowcount() == 1
-        return False
+                self._attempt(tx, outcome, error)
+                if policy.gives_up(first_failure, now):
+                    tx.execute(
+                        "UPDATE rectify_webhook_subscriptions SET status = ?, failing_since = ?"
+                        " WHERE subscription_id = ? AND status = ?",
+                        (FAILING, now, delivery.subscription_id, ACTIVE),
+                    )
+                    if tx.rowcount() == 1:
+                        failing.append(delivery.subscription_id)
+        return failing
 
     @staticmethod
-    def _attempt(
-        tx: Executor,
-        delivery: Delivery,
-        now: float,
-        status_code: int | None,
-        error: str | None,
-        latency_ms: float,
-    ) -> None:
+    def _attempt(tx: Executor, outcome: Outcome, error: str | None) -> None:
         tx.execute(
             "INSERT INTO rectify_webhook_attempts"
             " (delivery_id, attempted_at, status_code, error, latency_ms) VALUES (?, ?, ?, ?, ?)",
-            (delivery.delivery_id, now, status_code, error, latency_ms),
+            (
+                outcome.delivery.delivery_id,
+                outcome.at,
+                outcome.status_code,
+                error,
+                outcome.latency_ms,
+            ),
         )
 
     def redeliver(self, delivery_id: int, *, now: float | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +22,7 @@ class Arrival:
     message_id: str
     body: dict[str, Any]
     verified: bool
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass

@@ -1,0 +1,235 @@
+"""How fast the event feed reads, and how soon a webhook arrives, at a steady load.
+
+    .venv/bin/python benchmarks/integration.py                      # SQLite, 100,000 events
+    .venv/bin/python benchmarks/integration.py --backend postgres --events 200000
+    .venv/bin/python benchmarks/integration.py --rate 100 --duration 20
+
+1. **Feed read rate.** A log of ``--events`` copies of a real closed case (see
+   ``synthetic_log.py``) is read from position 0 to the end three ways in the
+   same run: the raw notification log (``recorder.select_notifications``, pages
+   of 1,000: what any reader pays), the feed as the application builds it
+   (each event decoded, its case found, made JSON-ready), and ``GET /feed``
+   through the HTTP app in-process (validated and serialised as JSON). Events/s each.
+2. **Webhook latency.** A receiver on 127.0.0.1 verifies every delivery with
+   ``standardwebhooks``; the outbox follower and the delivery job run as the
+   service runs them, while commands are recorded at ``--rate`` events a second
+   for ``--duration`` seconds. Latency is from the event's time (set when the
+   command is recorded) to its arrival, p50 and p99.
+
+PostgreSQL: a database ``rectify_integration_bench`` on 127.0.0.1:5432
+(``--postgres-url``), dropped and created again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from synthetic_log import fill, recorded_rows  # noqa: E402
+
+from infrastructure.bootstrap import build_app  # noqa: E402
+from infrastructure.clock import ManualClock  # noqa: E402
+from infrastructure.integration.services import Integration  # noqa: E402
+from infrastructure.side_tables import side_database_for  # noqa: E402
+from infrastructure.users import create_user_store  # noqa: E402
+
+DEFAULT_SQLITE = ROOT / "var" / "bench-integration.sqlite3"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_integration_bench"
+PAGE = 1000
+
+
+def template() -> list[Any]:
+    from tests.core.scenario import SWEEP_STARTS, FakePasswords, Severity, Stage, Sweep
+
+    clock = ManualClock(SWEEP_STARTS)
+    app = build_app("popo://", clock=clock, passwords=FakePasswords())
+    Sweep(app, clock).arrange_case(Stage.CLOSED, severity=Severity.MAJOR)
+    rows = recorded_rows(app)
+    app.close()
+    return rows
+
+
+def timed(label: str, read: Any, events: int) -> float:
+    started = time.perf_counter()
+    count = read()
+    seconds = time.perf_counter() - started
+    assert count == events, (label, count, events)
+    rate = count / seconds
+    print(f"  {label:<34} {count:>9,} events in {seconds:7.2f} s = {rate:>9,.0f} events/s")
+    return rate
+
+
+def feed_read_rate(url: str, events: int) -> None:
+    from fastapi.testclient import TestClient
+
+    from interfaces.http.app import create_app
+
+    print(f"Feed read rate over {events:,} events ({url.split('://')[0]})")
+    app = build_app(url)
+    side = side_database_for(app.env)
+    users = create_user_store(url, database=side)
+    integration = Integration(app, users, side)
+
+    def raw() -> int:
+        count, after = 0, 0
+        while page := app.recorder.select_notifications(
+            start=after, limit=PAGE, inclusive_of_start=False
+        ):
+            count += len(page)
+            after = page[-1].id
+        return count
+
+    def feed() -> int:
+        count, after = 0, 0
+        while (page := integration.feed.page(after=after, limit=PAGE)).events:
+            count += len(page.events)
+            after = page.next_after
+        return count
+
+    _, key = integration.keys.create("bench", created_by="benchmark")
+    client = TestClient(create_app(app, users, token_secret="b" * 40, integration=integration))
+
+    def http() -> int:
+        count, after = 0, 0
+        headers = {"Authorization": f"Bearer {key}"}
+        while True:
+            body = client.get("/feed", params={"after": after, "limit": PAGE}, headers=headers)
+            page = body.json()
+            if not page["events"]:
+                return count
+            count += len(page["events"])
+            after = page["next_after"]
+
+    raw_rate = timed("raw notification log", raw, events)
+    feed_rate = timed("feed (application)", feed, events)
+    http_rate = timed("GET /feed (HTTP, in-process)", http, events)
+    print(f"  feed / raw: {feed_rate / raw_rate:.2f}; GET /feed / raw: {http_rate / raw_rate:.2f}")
+    client.close()
+    integration.close()
+    users.close()
+    app.close()
+    if side is not None:
+        side.close()
+
+
+@contextlib.contextmanager
+def webhook_followers(integration: Integration) -> Iterator[None]:
+    """The outbox follower and the delivery job, running as in the service."""
+    from infrastructure.projections.runner import ProjectionRunner
+
+    stop = threading.Event()
+    interval = integration.intervals()["webhook_delivery"]
+
+    def deliver() -> None:
+        while not stop.wait(interval):
+            integration.deliver_due()
+
+    runner = ProjectionRunner(integration.app, integration.outbox_projection()).start()
+    delivery = threading.Thread(target=deliver, daemon=True)
+    delivery.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.stop()
+        runner.join()
+        delivery.join()
+
+
+def webhook_latency(url: str, rate: float, duration: float) -> None:
+    from infrastructure.projections.runner import ProjectionRunner
+    from tests.core.scenario import SITES, FakePasswords, Sweep
+    from tests.integration.receiver import Receiver
+    from tests.integration.workload import case_commands
+
+    print(f"Webhook delivery latency at {rate:g} events/s for {duration:g} s")
+    os.environ["RECTIFY_WEBHOOK_ALLOW"] = "127.0.0.1"
+    app = build_app(url, passwords=FakePasswords())
+    side = side_database_for(app.env)
+    users = create_user_store(url, database=side)
+    integration = Integration(app, users, side)
+    receiver = Receiver().start()
+    # The outbox follower has followed the log all along in a running service.
+    ProjectionRunner(app, integration.outbox_projection()).catch_up()
+    subscription = integration.webhooks.subscribe(receiver.url, ["*"], created_by="benchmark")
+    receiver.secret = subscription.secret
+    from infrastructure.clock import SystemClock
+
+    sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
+    sites = list(SITES)
+    start_position = app.recorder.max_notification_id() or 0
+    with webhook_followers(integration):
+        started = time.monotonic()
+        commands = 0
+        cases = (step for n in range(10**9) for step in case_commands(sweep, sites[n % len(sites)]))
+        for site in sites:
+            sweep.site(site)
+        while time.monotonic() - started < duration:
+            next(cases)
+            commands += 1
+            # Most commands record one event; pace by the log, not the commands.
+            recorded = (app.recorder.max_notification_id() or 0) - start_position
+            ahead = recorded / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+        recorded = (app.recorder.max_notification_id() or 0) - start_position
+        deadline = time.monotonic() + 30
+        while len(receiver.unique()) < recorded and time.monotonic() < deadline:
+            time.sleep(0.05)
+    receiver.stop()
+    latencies = []
+    for arrival in receiver.unique().values():
+        when = datetime.fromisoformat(arrival.body["data"]["time"]).timestamp()
+        latencies.append((arrival.received_at - when) * 1000)
+    latencies.sort()
+    elapsed = time.monotonic() - started
+    print(
+        f"  {recorded:,} events from {commands:,} commands "
+        f"({recorded / elapsed:.0f} events/s); {len(latencies):,} delivered, all verified: "
+        f"{all(a.verified for a in receiver.arrivals)}"
+    )
+    if latencies:
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")
+    integration.close()
+    users.close()
+    app.close()
+    if side is not None:
+        side.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--sqlite-path", type=Path, default=DEFAULT_SQLITE)
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--rate", type=float, default=100.0, help="Events per second.")
+    parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load.")
+    args = parser.parse_args()
+    if args.backend == "sqlite":
+        args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{args.sqlite_path}"
+    else:
+        url = args.postgres_url
+    fill(url, args.events, False, template)
+    feed_read_rate(url, args.events)
+    webhook_latency(url, args.rate, args.duration)
+
+
+if __name__ == "__main__":
+    main()
