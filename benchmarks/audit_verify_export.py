@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 from synthetic_log import Row, event_count, fill, recorded_rows  # noqa: E402
 
 from application.audit import LogFilter  # noqa: E402
-from infrastructure.audit import build_audit  # noqa: E402
 from infrastructure.bootstrap import build_app  # noqa: E402
 from infrastructure.clock import ManualClock  # noqa: E402
+from infrastructure.composition import build_audit  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-audit.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_audit_bench"

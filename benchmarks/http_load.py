@@ -48,8 +48,8 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from infrastructure.composition import create_user_store  # noqa: E402
 from infrastructure.persistence import environment_for  # noqa: E402
-from infrastructure.users import create_user_store  # noqa: E402
 from interfaces.http.app import (  # noqa: E402
     CONNECTIONS_KEPT_FOR_PROJECTIONS,
     create_app_from_env,

@@ -121,12 +121,13 @@ def template_events() -> list[Row]:
 
 
 def phase(name: str, url: str, batch_size: int) -> dict[str, Any]:
+    from infrastructure.composition import read_model_store
     from infrastructure.projections import maintenance
     from infrastructure.projections.runner import ProjectionRunner
-    from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
+    from infrastructure.readmodels.store import PROJECTION_NAMES
 
     app = build_app(url)
-    store = ReadModelStore(app)
+    store = read_model_store(app)
     result: dict[str, Any] = {"phase": name, "projections": {}}
     started = time.perf_counter()
     for projection in PROJECTION_NAMES:

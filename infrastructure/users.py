@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import os
 import re
 import threading
 import time
@@ -36,8 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from application.errors import AccountLocked
 from domain.values import Actor, Role
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase
 
 MIN_PASSWORD_LENGTH = 8
 # Argon2 pre-hashes any length, but an unbounded password is still a cheap way
@@ -519,28 +517,6 @@ class SqlUserStore(UserStore):
         """Close the database connection if this store opened it."""
         if self._owns_database:
             self.database.close()
-
-
-def create_user_store(
-    database_url: str | None,
-    *,
-    hasher: PasswordHasher | None = None,
-    database: SideDatabase | None = None,
-) -> UserStore:
-    """The user store for a database URL, chosen as ``environment_for`` chooses the events'.
-
-    SQLite and PostgreSQL: the table ``rectify_users`` in the same database;
-    ``popo://``: in memory. ``database`` shares an already open side-table
-    connection instead of opening one. The lockout policy comes from
-    ``RECTIFY_LOGIN_MAX_FAILURES`` and ``RECTIFY_LOGIN_LOCK_MINUTES``.
-    """
-    policy = lockout_policy(os.environ)
-    owns_database = database is None
-    if database is None:
-        database = side_database_for(environment_for(database_url))
-    if database is None:
-        return InMemoryUserStore(hasher, **policy)
-    return SqlUserStore(database, hasher, owns_database=owns_database, **policy)
 
 
 def lockout_policy(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import typer
 
 from interfaces.cli import idempotency, users
 from interfaces.cli.audit import app as audit_app
+from interfaces.cli.followers import app as followers_app
 from interfaces.cli.options import DatabaseUrl
 from interfaces.cli.projections import app as projections_app
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
+app.add_typer(followers_app, name="followers")
 app.add_typer(idempotency.app)
 
 
