@@ -92,10 +92,12 @@ class ReadModelStore:
         """On PostgreSQL, one process at a time creates tables: two processes
         running ``CREATE TABLE IF NOT EXISTS`` together can both try to create
         them, and one fails."""
-        if not isinstance(self.datastore, PostgresDatastore):  # SQLite: one writer anyway
+        if not self.is_postgres:  # SQLite has one writer anyway
             yield
             return
-        with self.datastore.get_connection() as conn:
+        datastore = self.datastore
+        assert isinstance(datastore, PostgresDatastore)  # for the type checker
+        with datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
             try:
                 yield
@@ -104,8 +106,9 @@ class ReadModelStore:
 
     def postgres_connect_kwargs(self) -> dict[str, Any]:
         """How to open a connection of one's own (for an advisory lock)."""
-        if not isinstance(self.datastore, PostgresDatastore):  # for the type checker
+        if not self.is_postgres:
             raise TypeError("not a PostgreSQL store")
+        assert isinstance(self.datastore, PostgresDatastore)  # for the type checker
         return pool_connect_kwargs(self.datastore.pool)
 
     def close(self) -> None:
