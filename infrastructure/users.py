@@ -599,3 +599,17 @@ def _check_password(password: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("the password is not valid Unicode text") from None
     return password
+
+
+def create_user_store(
+    database_url: str | None,
+    *,
+    hasher: PasswordHasher | None = None,
+    database: SideDatabase | None = None,
+) -> UserStore:
+    """The users on a database URL; see
+    :func:`infrastructure.composition.create_user_store`."""
+    # Imported here: the composition root imports this module.
+    from infrastructure.composition import create_user_store as create
+
+    return create(database_url, hasher=hasher, database=database)

@@ -183,6 +183,7 @@ def create_app(
         followers = services.followers()
         app.state.followers = followers
         app.state.read_models = ReadModels(followers, services.queries)
+        app.state.audit_chain_runner = followers.runners.get("audit_chain")
         followers.start()
         try:
             yield

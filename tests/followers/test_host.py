@@ -15,9 +15,8 @@ from eventsourcing.popo import POPOTrackingRecorder
 from eventsourcing.projection import Projection
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import Services
+from infrastructure.composition import Services, build_app
 from infrastructure.followers import FOLLOWERS, LOG, PERIODIC, FollowerHost, FollowerRegistry
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Stage, Sweep
 

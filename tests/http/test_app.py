@@ -10,8 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.values import Role
-from infrastructure.bootstrap import build_app
-from infrastructure.composition import Services, create_user_store
+from infrastructure.composition import Services, build_app, create_user_store
 from infrastructure.evidence import DirectoryEvidenceStore, TableEvidenceStore
 from infrastructure.idempotency import SqlIdempotencyStore
 from infrastructure.users import SqlUserStore

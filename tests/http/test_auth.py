@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.values import Role
-from infrastructure.bootstrap import build_app
-from infrastructure.composition import create_user_store
+from infrastructure.composition import build_app, create_user_store
 from infrastructure.tokens import InvalidToken, TokenIssuer
 from interfaces.http.app import create_app
 from tests.core.scenario import CHEN_XIAOFENG, PASSWORDS, ZHANG_MING, Stage

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import create_idempotency_store, create_user_store
+from infrastructure.composition import build_app, create_idempotency_store, create_user_store
 from infrastructure.idempotency import (
     PENDING_LEASE_SECONDS,
     Claim,

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import read_model_store
+from infrastructure.composition import build_app, read_model_store
 from infrastructure.readmodels.store import ReadModelStore
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Sweep
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import read_model_store
+from infrastructure.composition import build_app, read_model_store
 from interfaces.cli.main import app as cli
 from tests.backends import fresh_postgres_database, sqlite_url_for
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Stage, Sweep

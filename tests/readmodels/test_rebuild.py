@@ -13,9 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import read_model_store
+from infrastructure.composition import build_app, read_model_store
 from infrastructure.projections import maintenance
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore

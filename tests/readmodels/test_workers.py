@@ -24,9 +24,8 @@ import pytest
 from application.app import RectifyApp
 from application.errors import ApplicationError
 from domain.errors import DomainError
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.composition import Services, build_audit, read_model_store
+from infrastructure.composition import Services, build_app, build_audit, read_model_store
 from infrastructure.projections import maintenance
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
