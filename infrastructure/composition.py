@@ -458,7 +458,8 @@ class Services:
                 side.close()
             raise
         services = cls(app, users=users, side=side, owns_app=True, hasher=hasher)
-        services._closers.insert(0, users.close)
+        # Closed in reverse: the application, the users, then their connection.
+        services._closers = [*([side.close] if side is not None else []), users.close, app.close]
         return services
 
     @classmethod
