@@ -106,7 +106,7 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 def prepare_database() -> None:
     """Start the API once in this process, and stop it, before several workers start.
 
-    That creates every table the API and its lifespans use (events, users,
+    That creates every table the API and its lifespan use (events, users,
     read models, the audit chain …). PostgreSQL's ``CREATE TABLE IF NOT
     EXISTS`` is not safe against itself: workers creating the same table at
     the same moment on a fresh database fail with a unique violation, and
