@@ -37,6 +37,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy domain application infrastructure interfaces
+	$(VENV)/bin/lint-imports --no-logo
 
 run: venv
 	$(VENV)/bin/rectify serve --demo

@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))
 from synthetic_log import Row, event_count, fill, recorded_rows  # noqa: E402
 
 from application.audit import LogFilter  # noqa: E402
-from infrastructure.audit import build_audit  # noqa: E402
-from infrastructure.bootstrap import build_app  # noqa: E402
 from infrastructure.clock import ManualClock  # noqa: E402
+from infrastructure.composition import Services, build_app  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-audit.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_audit_bench"
@@ -64,8 +63,8 @@ def template_events() -> list[Row]:
 
 
 def phase(name: str, url: str, export_to: str | None) -> dict[str, Any]:
-    app = build_app(url)
-    audit = build_audit(app)
+    services = Services.open(url)
+    audit = services.audit
     started = time.perf_counter()
     result: dict[str, Any] = {"phase": name}
     if name == "chain":
@@ -86,7 +85,7 @@ def phase(name: str, url: str, export_to: str | None) -> dict[str, Any]:
         result["bytes"] = os.path.getsize(export_to) if export_to != os.devnull else None
     result["seconds"] = time.perf_counter() - started
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    app.close()
+    services.close()
     return result
 
 

@@ -48,12 +48,9 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from infrastructure.composition import backend_of_url, create_user_store  # noqa: E402
 from infrastructure.persistence import environment_for  # noqa: E402
-from infrastructure.users import create_user_store  # noqa: E402
-from interfaces.http.app import (  # noqa: E402
-    CONNECTIONS_KEPT_FOR_PROJECTIONS,
-    create_app_from_env,
-)
+from interfaces.http.app import create_app_from_env  # noqa: E402
 
 FACTORY = "interfaces.http.app:create_app_from_env()"
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
@@ -290,8 +287,7 @@ def _conninfo(database_url: str) -> str:
 
 def server_configuration(database_url: str, workers: int, projections: str, tool: str) -> list[str]:
     env = environment_for(database_url)
-    pool = int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"])
-    threads = max(1, pool - CONNECTIONS_KEPT_FOR_PROJECTIONS)
+    threads = backend_of_url(database_url).http_threads()
     with psycopg.connect(_conninfo(database_url)) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
         sync = conn.execute("SHOW synchronous_commit").fetchone()[0]

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from synthetic_log import Row, event_count, fill, recorded_rows  # noqa: E402
 
-from infrastructure.bootstrap import build_app  # noqa: E402
 from infrastructure.clock import ManualClock  # noqa: E402
+from infrastructure.composition import build_app  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-projections.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_projections_bench"
@@ -121,12 +121,13 @@ def template_events() -> list[Row]:
 
 
 def phase(name: str, url: str, batch_size: int) -> dict[str, Any]:
+    from infrastructure.composition import Services
     from infrastructure.projections import maintenance
     from infrastructure.projections.runner import ProjectionRunner
-    from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
+    from infrastructure.readmodels.store import PROJECTION_NAMES
 
-    app = build_app(url)
-    store = ReadModelStore(app)
+    services = Services.open(url)
+    app, store = services.app, services.read_models
     result: dict[str, Any] = {"phase": name, "projections": {}}
     started = time.perf_counter()
     for projection in PROJECTION_NAMES:
@@ -154,8 +155,7 @@ def phase(name: str, url: str, batch_size: int) -> dict[str, Any]:
         }
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    store.close()
-    app.close()
+    services.close()
     return result
 
 

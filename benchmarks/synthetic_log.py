@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import backend_of_url, build_app
 from infrastructure.persistence import environment_for
 
 Row = tuple[uuid.UUID, int, str, bytes]
@@ -63,7 +63,7 @@ def event_count(url: str) -> int:
 def fill(url: str, count: int, reuse: bool, template: Callable[[], list[Row]]) -> None:
     """Make the log at ``url`` hold ``count`` copied events (kept if ``reuse`` and
     it already has as many); the database is made anew otherwise."""
-    if environment_for(url)["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
+    if backend_of_url(url).kind == "postgres":
         _fill_postgres(url, count, reuse, template)
     else:
         _fill_sqlite(url, count, reuse, template)

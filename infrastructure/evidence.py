@@ -24,14 +24,11 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from domain.values import Evidence
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase
 
 EVIDENCE_DIR_VARIABLE = "RECTIFY_EVIDENCE_DIR"
 
@@ -223,31 +220,3 @@ class TableEvidenceStore(EvidenceStore):
         """Close the database connection if this store opened it."""
         if self._owns_database:
             self.database.close()
-
-
-def evidence_store_for(
-    env: Mapping[str, str] | Any, database: SideDatabase | None
-) -> EvidenceStore:
-    """The evidence store for eventsourcing settings ``env`` (see the module docstring)."""
-    module = env.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
-    if module == "eventsourcing.sqlite":
-        configured = os.environ.get(EVIDENCE_DIR_VARIABLE, "").strip()
-        if configured:
-            return DirectoryEvidenceStore(Path(configured))
-        db_name = env.get("SQLITE_DBNAME") or ""
-        if "mode=memory" in db_name or ":memory:" in db_name:
-            return InMemoryEvidenceStore()
-        return DirectoryEvidenceStore(Path(db_name).parent / "evidence")
-    if module == "eventsourcing.postgres" and database is not None:
-        return TableEvidenceStore(database)
-    return InMemoryEvidenceStore()
-
-
-def create_evidence_store(database_url: str | None) -> EvidenceStore:
-    """The evidence store for a database URL (see the module docstring)."""
-    env = environment_for(database_url)
-    on_postgres = env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
-    database = side_database_for(env) if on_postgres else None
-    if database is not None:
-        return TableEvidenceStore(database, owns_database=True)
-    return evidence_store_for(env, None)

@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase
 
 # Longer than any command takes; a pending row older than this was left by a
 # process that died mid-request, and the key is free again.
@@ -291,18 +290,6 @@ class SqlIdempotencyStore(IdempotencyStore):
         """Close the database connection if this store opened it."""
         if self._owns_database:
             self.database.close()
-
-
-def create_idempotency_store(
-    database_url: str | None, *, database: SideDatabase | None = None
-) -> IdempotencyStore:
-    """The idempotency store for a database URL: beside the events, or in memory for popo."""
-    owns_database = database is None
-    if database is None:
-        database = side_database_for(environment_for(database_url))
-    if database is None:
-        return InMemoryIdempotencyStore()
-    return SqlIdempotencyStore(database, owns_database=owns_database)
 
 
 DEFAULT_PURGE_HOURS = 24.0

@@ -228,25 +228,3 @@ def postgres_conninfo(env: Mapping[str, str] | Any) -> str:
         "connect_timeout": env.get("POSTGRES_CONNECT_TIMEOUT"),
     }
     return make_conninfo(**{key: value for key, value in parts.items() if value})
-
-
-def side_database_for(env: Mapping[str, str] | Any) -> SideDatabase | None:
-    """The side-table database for eventsourcing settings, or None for the in-memory store.
-
-    ``env`` is what :func:`infrastructure.persistence.environment_for` returns,
-    or a running application's ``env``.
-    """
-    module = env.get("PERSISTENCE_MODULE") or "eventsourcing.popo"
-    if module == "eventsourcing.sqlite":
-        db_name = env.get("SQLITE_DBNAME")
-        if not db_name:
-            raise ValueError("SQLite settings without SQLITE_DBNAME")
-        return SQLiteSideDatabase(
-            db_name,
-            lock_timeout=float(env.get("SQLITE_LOCK_TIMEOUT") or SQLITE_LOCK_TIMEOUT_SECONDS),
-        )
-    if module == "eventsourcing.postgres":
-        return PostgresSideDatabase(postgres_conninfo(env))
-    if module == "eventsourcing.popo":
-        return None
-    raise ValueError(f"no side tables for persistence module {module!r}")

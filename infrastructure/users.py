@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import os
 import re
 import threading
 import time
@@ -36,8 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from application.errors import AccountLocked
 from domain.values import Actor, Role
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import Dialect, SideDatabase, side_database_for
+from infrastructure.side_tables import Dialect, SideDatabase
 
 MIN_PASSWORD_LENGTH = 8
 # Argon2 pre-hashes any length, but an unbounded password is still a cheap way
@@ -521,28 +519,6 @@ class SqlUserStore(UserStore):
             self.database.close()
 
 
-def create_user_store(
-    database_url: str | None,
-    *,
-    hasher: PasswordHasher | None = None,
-    database: SideDatabase | None = None,
-) -> UserStore:
-    """The user store for a database URL, chosen as ``environment_for`` chooses the events'.
-
-    SQLite and PostgreSQL: the table ``rectify_users`` in the same database;
-    ``popo://``: in memory. ``database`` shares an already open side-table
-    connection instead of opening one. The lockout policy comes from
-    ``RECTIFY_LOGIN_MAX_FAILURES`` and ``RECTIFY_LOGIN_LOCK_MINUTES``.
-    """
-    policy = lockout_policy(os.environ)
-    owns_database = database is None
-    if database is None:
-        database = side_database_for(environment_for(database_url))
-    if database is None:
-        return InMemoryUserStore(hasher, **policy)
-    return SqlUserStore(database, hasher, owns_database=owns_database, **policy)
-
-
 def lockout_policy(environ: Mapping[str, str]) -> dict[str, Any]:
     """``max_failures`` and ``lock_seconds`` from the environment; ValueError if malformed."""
     max_text = environ.get(MAX_FAILURES_VARIABLE, "").strip()
@@ -623,3 +599,17 @@ def _check_password(password: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("the password is not valid Unicode text") from None
     return password
+
+
+def create_user_store(
+    database_url: str | None,
+    *,
+    hasher: PasswordHasher | None = None,
+    database: SideDatabase | None = None,
+) -> UserStore:
+    """The users on a database URL; see
+    :func:`infrastructure.composition.create_user_store`."""
+    # Imported here: the composition root imports this module.
+    from infrastructure.composition import create_user_store as create
+
+    return create(database_url, hasher=hasher, database=database)

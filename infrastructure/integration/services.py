@@ -19,8 +19,8 @@ Settings (``RECTIFY_`` in the environment, or the application's settings):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
 
 from application.app import RectifyApp
 from application.integration.feed import EventFeed
@@ -33,8 +33,7 @@ from infrastructure.integration.outbox import OutboxProjection, outbox_projectio
 from infrastructure.integration.targets import allow_list_from
 from infrastructure.integration.webhooks import WebhookStore
 from infrastructure.readmodels.queries import ReadModelQueries
-from infrastructure.readmodels.store import ReadModelStore
-from infrastructure.side_tables import SideDatabase, SQLiteSideDatabase
+from infrastructure.side_tables import SideDatabase
 from infrastructure.users import UserStore
 
 DELIVERY_SECONDS, REMINDER_SECONDS = "WEBHOOK_DELIVERY_SECONDS", "REMINDER_CHECK_SECONDS"
@@ -53,18 +52,14 @@ class Integration:
         self,
         app: RectifyApp,
         users: UserStore,
-        side: SideDatabase | None = None,
+        side: SideDatabase,
         *,
-        queries: ReadModelQueries | None = None,
+        queries: Callable[[], ReadModelQueries],
     ) -> None:
         self.app = app
         self.users = users
-        # The in-memory store has no side tables; its integration tables live in
-        # a private in-memory SQLite database for as long as the process.
-        self.side = side if side is not None else SQLiteSideDatabase(":memory:")
-        self._owns_side = side is None
+        self.side = side
         self._queries = queries
-        self._store: ReadModelStore | None = None
         self.feed = EventFeed(app)
         self.keys = IntegrationKeys(self.side)
         self.webhooks = WebhookStore(self.side, allow=allow_list_from(app.env))
@@ -80,15 +75,10 @@ class Integration:
         return WebhookDeliverer(self.webhooks, policy=self.policy)
 
     @cached_property
-    def queries(self) -> ReadModelQueries:
-        if self._queries is None:
-            self._store = ReadModelStore(self.app)
-            self._queries = ReadModelQueries(self._store)
-        return self._queries
-
-    @cached_property
     def reminders(self) -> ReminderCheck:
-        return ReminderCheck(ReadModelReminderSource(self.queries, self.users), self.notifications)
+        return ReminderCheck(
+            ReadModelReminderSource(self._queries(), self.users), self.notifications
+        )
 
     def outbox_projection(self) -> OutboxProjection:
         """The follower that fills the outbox from the log."""
@@ -102,21 +92,6 @@ class Integration:
         """The reminder job: record today's reminders not recorded before."""
         return self.reminders.run(self.app.today())
 
-    def intervals(self) -> dict[str, float]:
-        return {
-            "webhook_delivery": _number(self.app, DELIVERY_SECONDS, DEFAULT_DELIVERY_SECONDS),
-            "reminders": _number(self.app, REMINDER_SECONDS, DEFAULT_REMINDER_SECONDS),
-        }
-
     def close(self) -> None:
         if "deliverer" in self.__dict__:
             self.deliverer.close()
-        if self._store is not None:
-            self._store.close()
-        if self._owns_side:
-            self.side.close()
-
-
-def integration_for(request_state: Any) -> Integration:
-    """The app's integration services (``app.state.integration``)."""
-    return request_state.integration  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ is tried again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +224,7 @@ def status(app: Application[Any], store: ReadModelStore) -> list[ProjectionStatu
     """Each read-model projection's position and lag; on PostgreSQL also the
     worker process holding its lock, if one does."""
     head = app.recorder.max_notification_id() or 0
-    holders = _lock_holders(store) if store.is_postgres else {}
+    holders = lock_holders(store, PROJECTION_CLASSES) if store.is_postgres else {}
     return [
         ProjectionStatus(
             name=name,
@@ -236,8 +236,9 @@ def status(app: Application[Any], store: ReadModelStore) -> list[ProjectionStatu
     ]
 
 
-def _lock_holders(store: ReadModelStore) -> dict[str, str]:
-    keys = {advisory_key(name): name for name in PROJECTION_CLASSES}
+def lock_holders(store: ReadModelStore, names: Iterable[str]) -> dict[str, str]:
+    """On PostgreSQL, which worker process holds each named follower's lock."""
+    keys = {advisory_key(name): name for name in names}
     with store.datastore.transaction(commit=False) as cursor:
         # A bigint advisory key is kept as its high and low 32 bits.
         cursor.execute(

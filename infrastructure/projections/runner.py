@@ -12,7 +12,7 @@ Usage (the API is stable; other projections — the audit hash chain — use it)
     # or, synchronously, in the caller's thread:
     ProjectionRunner(app, projection).catch_up()        # up to the head of the log
 
-``ProjectionRunner(app, projection, *, lock=None, poll_interval=0.1,
+``ProjectionRunner(app, projection, *, name=None, lock=None, poll_interval=0.1,
 batch_size=500, retry_interval=1.0, on_batch=None)``:
 
 - ``app`` — the ``eventsourcing.application.Application`` whose log is read
@@ -27,6 +27,7 @@ batch_size=500, retry_interval=1.0, on_batch=None)``:
   crash only if its tracking was not committed, i.e. neither was its effect.
   If the projection also has ``process_batch(items)`` (a list of (event,
   tracking)), the runner hands it whole pages of events instead, for speed;
+- ``name`` — what logs and the host call it (default: the projection's name);
 - ``lock`` — a :class:`~infrastructure.projections.locks.WorkerLock`: only the
   holder advances; others retry every ``retry_interval`` seconds and take
   over when the holder's session ends. None: no lock;
@@ -81,11 +82,15 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
     """Feeds a projection every event of an application's log after its
     recorded position, in order, once; in a thread of its own or synchronously."""
 
+    kind = "log"
+    """What :mod:`infrastructure.followers` calls a follower of the log."""
+
     def __init__(
         self,
         app: Application[Any],
         projection: Projection[TTrackingRecorder],
         *,
+        name: str | None = None,
         lock: WorkerLock | None = None,
         poll_interval: float = 0.1,
         batch_size: int = 500,
@@ -95,7 +100,7 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
         self.app = app
         self.projection = projection
         self.view: TTrackingRecorder = projection.view
-        self.name = projection.name
+        self.name = name or projection.name
         self.lock: WorkerLock = lock or NoLock()
         self.poll_interval = poll_interval
         self.batch_size = batch_size

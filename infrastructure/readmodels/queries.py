@@ -161,7 +161,7 @@ class ReadModelQueries:
 
     def __init__(self, store: ReadModelStore) -> None:
         self.store = store
-        self.dialect = "postgres" if store.is_postgres else "sqlite"
+        self.dialect = store.dialect
 
     # -- plumbing --------------------------------------------------------------------
 

@@ -2,19 +2,18 @@
 
 They live in the application's own database, in tables prefixed ``rm_``: the
 SQLite file or the PostgreSQL database of the events. An in-memory (POPO)
-application gets a private in-memory SQLite database for them.
+application gets a private in-memory SQLite database for them (see
+:mod:`infrastructure.composition`).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import Application
-from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -36,33 +35,30 @@ DDL_LOCK_KEY = advisory_key("read-model tables")
 
 
 class ReadModelStore:
-    """The database the read models of one application are kept in."""
+    """The database the read models of one application are kept in.
 
-    def __init__(self, app: Application[Any]) -> None:
+    Its datastore and SQL dialect are chosen by the composition root
+    (:meth:`infrastructure.composition.Backend.read_model_store`).
+    """
+
+    def __init__(
+        self,
+        app: Application[Any],
+        datastore: SQLiteDatastore | PostgresDatastore,
+        *,
+        dialect: Literal["sqlite", "postgres"],
+        owns_datastore: bool = False,
+    ) -> None:
         self.app = app
         self.time_zone = ZoneInfo(app.env.get("TIME_ZONE", "Asia/Shanghai"))
-        datastore = getattr(app.factory, "datastore", None)
-        self._owns_datastore = False
+        self.datastore = datastore
+        self.dialect = dialect
+        self._owns_datastore = owns_datastore
         self._live_views: dict[str, ReadModelView] = {}
-        if isinstance(datastore, SQLiteDatastore | PostgresDatastore):
-            self.datastore: SQLiteDatastore | PostgresDatastore = datastore
-        elif isinstance(app.recorder, POPOApplicationRecorder):
-            # Memory mode makes the library interlock readers and writers, as a
-            # shared in-memory database needs.
-            # One database per application, however many stores are opened on
-            # it, as a file or a PostgreSQL database would be.
-            name = app.__dict__.setdefault(
-                "_rectify_read_model_database",
-                f"file:rectify_rm_{uuid.uuid4().hex}?mode=memory&cache=shared",
-            )
-            self.datastore = SQLiteDatastore(name, lock_timeout=30)
-            self._owns_datastore = True
-        else:
-            raise TypeError(f"no read-model store for {type(app.recorder).__name__}")
 
     @property
     def is_postgres(self) -> bool:
-        return isinstance(self.datastore, PostgresDatastore)
+        return self.dialect == "postgres"
 
     def view(self, name: str, *, scratch: bool = False) -> ReadModelView:
         """The view (tables + position) of projection ``name``, its tables created.
@@ -75,9 +71,11 @@ class ReadModelStore:
             return self._live_views[name]
         prefix = SCRATCH_PREFIX if scratch else LIVE_PREFIX
         view: ReadModelView
-        if isinstance(self.datastore, PostgresDatastore):
+        if self.is_postgres:
+            assert isinstance(self.datastore, PostgresDatastore)  # for the type checker
             view = PostgresReadModelView(self.datastore, projection_name=name, prefix=prefix)
         else:
+            assert isinstance(self.datastore, SQLiteDatastore)  # for the type checker
             view = SQLiteReadModelView(self.datastore, projection_name=name, prefix=prefix)
         with self._ddl_lock():
             view.create_table()
@@ -94,10 +92,12 @@ class ReadModelStore:
         """On PostgreSQL, one process at a time creates tables: two processes
         running ``CREATE TABLE IF NOT EXISTS`` together can both try to create
         them, and one fails."""
-        if not isinstance(self.datastore, PostgresDatastore):
+        if not self.is_postgres:  # SQLite has one writer anyway
             yield
             return
-        with self.datastore.get_connection() as conn:
+        datastore = self.datastore
+        assert isinstance(datastore, PostgresDatastore)  # for the type checker
+        with datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
             try:
                 yield
@@ -106,8 +106,9 @@ class ReadModelStore:
 
     def postgres_connect_kwargs(self) -> dict[str, Any]:
         """How to open a connection of one's own (for an advisory lock)."""
-        if not isinstance(self.datastore, PostgresDatastore):
+        if not self.is_postgres:
             raise TypeError("not a PostgreSQL store")
+        assert isinstance(self.datastore, PostgresDatastore)  # for the type checker
         return pool_connect_kwargs(self.datastore.pool)
 
     def close(self) -> None:

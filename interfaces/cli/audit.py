@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,8 +17,8 @@ import typer
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
 from application.errors import ApplicationError
 from domain.errors import DomainError
-from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import Services
+from interfaces.cli.followers import run_followers
 from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
@@ -90,13 +88,11 @@ def open_audit(database_url: str | None) -> Iterator[AuditService]:
     A refusal of the application (no such case, a bad filter) becomes an error
     message and exit status 1, not a traceback.
     """
-    rectify = build_app(database_url)
-    try:
-        yield build_audit(rectify)
-    except (ApplicationError, DomainError) as error:
-        raise fail(error.message) from None
-    finally:
-        rectify.close()
+    with Services.open(database_url) as services:
+        try:
+            yield services.audit
+        except (ApplicationError, DomainError) as error:
+            raise fail(error.message) from None
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -340,7 +336,8 @@ def chain(
     ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Bring the hash chain up to date with the log (what the projection worker does)."""
+    """Bring the hash chain up to date with the log (what its follower does);
+    --follow is `rectify followers run audit_chain`."""
     if follow:
         follow_chain(database_url)
         return
@@ -351,31 +348,9 @@ def chain(
 
 
 def follow_chain(database_url: str | None) -> None:
-    """Run the chain's projection in this process until SIGINT or SIGTERM.
-
-    On PostgreSQL any number of these may run: an advisory lock lets one
-    advance the chain while the others stand by.
-    """
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    rectify = build_app(database_url)
-    runner = audit_chain_runner(rectify, lock=chain_lock(rectify))
-    try:
-        runner.start()
-        typer.echo("following the log with the audit hash chain; Ctrl-C to stop")
-        while not stop.wait(0.5) and runner.is_running:
-            pass
-    finally:
-        runner.stop()
-        runner.join(timeout=10)
-        rectify.close()
-    if runner.error is not None:
-        raise fail(f"the audit chain stopped: {type(runner.error).__name__}: {runner.error}")
+    """Run the chain's follower in this process until SIGINT or SIGTERM: another
+    name for ``rectify followers run audit_chain``."""
+    run_followers(database_url, ("audit_chain",))
 
 
 @app.command()

@@ -14,13 +14,10 @@ from application.demo import (
     demo_evidence_files,
     load_demo,
 )
-from infrastructure.audit import audit_chain_runner
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.evidence import EvidenceStore, evidence_store_for
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import side_database_for
-from infrastructure.users import UserStore, create_user_store
+from infrastructure.composition import Services
+from infrastructure.evidence import EvidenceStore
+from infrastructure.users import UserStore
 
 
 @dataclass(frozen=True)
@@ -62,26 +59,12 @@ def ensure_demo_users(users: UserStore) -> list[DemoLogin]:
 
 def load_demo_data(database_url: str | None) -> tuple[DemoSummary, list[DemoLogin]]:
     """Create the demo users and load the demo cases into ``database_url``, each at most once."""
-    users = create_user_store(database_url)
-    try:
-        logins = ensure_demo_users(users)
-    finally:
-        users.close()
-    app = build_app(database_url)
-    try:
-        summary = load_demo(app, ManualClock(STORY_START))
+    with Services.open(database_url) as services:
+        logins = ensure_demo_users(services.users)
+        summary = load_demo(services.app, ManualClock(STORY_START))
         # Chain the demo's events at once, so `rectify audit verify` vouches for them.
-        audit_chain_runner(app).catch_up()
-        side = side_database_for(environment_for(database_url))
-        evidence = evidence_store_for(app.env, side)
-        try:
-            store_demo_evidence(evidence)
-        finally:
-            evidence.close()
-            if side is not None:
-                side.close()
-    finally:
-        app.close()
+        services.audit_chain_runner().catch_up()
+        store_demo_evidence(services.evidence)
     return summary, logins
 
 

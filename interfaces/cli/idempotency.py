@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from infrastructure.idempotency import SECONDS_PER_DAY, create_idempotency_store
+from infrastructure.composition import create_idempotency_store
+from infrastructure.idempotency import SECONDS_PER_DAY
 from interfaces.cli.options import DatabaseUrl
 
 app = typer.Typer(

@@ -13,12 +13,9 @@ from typing import Annotated
 import typer
 
 from domain.errors import InvalidCommand
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import Services
 from infrastructure.integration.services import Integration
 from infrastructure.integration.webhooks import SubscriptionNotFound
-from infrastructure.persistence import environment_for
-from infrastructure.side_tables import side_database_for
-from infrastructure.users import create_user_store
 from interfaces.cli.options import DatabaseUrl, fail
 
 keys_app = typer.Typer(
@@ -36,18 +33,8 @@ webhooks_app = typer.Typer(
 @contextmanager
 def open_integration(database_url: str | None) -> Iterator[Integration]:
     """The integration services of ``database_url``, closed afterwards."""
-    side = side_database_for(environment_for(database_url))
-    users = create_user_store(database_url, database=side)
-    app = build_app(database_url, passwords=users)
-    integration = Integration(app, users, side)
-    try:
-        yield integration
-    finally:
-        integration.close()
-        app.close()
-        users.close()
-        if side is not None:
-            side.close()
+    with Services.open(database_url) as services:
+        yield services.integration
 
 
 def _when(epoch: float | None) -> str:

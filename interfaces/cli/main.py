@@ -14,6 +14,7 @@ import typer
 
 from interfaces.cli import idempotency, users
 from interfaces.cli.audit import app as audit_app
+from interfaces.cli.followers import app as followers_app
 from interfaces.cli.integration import keys_app as integration_app
 from interfaces.cli.integration import webhooks_app
 from interfaces.cli.options import DatabaseUrl
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
+app.add_typer(followers_app, name="followers")
 app.add_typer(idempotency.app)
 app.add_typer(integration_app, name="integration")
 app.add_typer(webhooks_app, name="webhooks")

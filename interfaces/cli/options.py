@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
+from infrastructure.composition import BackendKind, backend_of_url
 from infrastructure.persistence import DATABASE_URL_VARIABLE, describe, environment_for
-
-Backend = Literal["sqlite", "postgres", "popo"]
 
 
 def check_database_url(value: str | None) -> str | None:
@@ -39,14 +38,9 @@ DatabaseUrl = Annotated[
 ]
 
 
-def backend_of(database_url: str | None) -> Backend:
+def backend_of(database_url: str | None) -> BackendKind:
     """Which kind of store a (valid) database URL selects."""
-    module = environment_for(database_url)["PERSISTENCE_MODULE"]
-    if module.endswith(".postgres"):
-        return "postgres"
-    if module.endswith(".sqlite"):
-        return "sqlite"
-    return "popo"
+    return backend_of_url(database_url).kind
 
 
 def shown(database_url: str | None) -> str:

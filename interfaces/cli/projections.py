@@ -1,12 +1,13 @@
-"""``rectify projections``: run, rebuild, check and inspect the read models."""
+"""``rectify projections``: run, rebuild, check and inspect the read models.
+
+``rectify projections run`` is another name for ``rectify followers run``.
+"""
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -15,15 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from application.app import RectifyApp
-from application.audit.chain import AuditChainProjection
-from infrastructure.audit import audit_chain_runner, chain_lock
-from infrastructure.bootstrap import build_app
-from infrastructure.persistence import environment_for
+from infrastructure.composition import Services
 from infrastructure.projections import maintenance
-from infrastructure.projections.host import ReadModelHost
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
-from infrastructure.side_tables import side_database_for
-from interfaces.cli.options import DatabaseUrl, fail
+from interfaces.cli.followers import OverdueSeconds, run_followers
+from interfaces.cli.options import DatabaseUrl
 
 app = typer.Typer(
     name="projections",
@@ -53,13 +50,8 @@ def _names(name: str | None) -> tuple[str, ...]:
 
 @contextmanager
 def _opened(database_url: str | None) -> Iterator[tuple[RectifyApp, ReadModelStore]]:
-    rectify = build_app(database_url)
-    store = ReadModelStore(rectify)
-    try:
-        yield rectify, store
-    finally:
-        store.close()
-        rectify.close()
+    with Services.open(database_url) as services:
+        yield services.app, services.read_models
 
 
 def _progress() -> Progress:
@@ -170,60 +162,13 @@ def status(database_url: DatabaseUrl = None) -> None:
 def run(
     name: Name = None,
     database_url: DatabaseUrl = None,
-    overdue_seconds: Annotated[
-        float | None,
-        typer.Option(
-            min=0,
-            help="Seconds between overdue checks (default: RECTIFY_OVERDUE_CHECK_SECONDS or 60; "
-            "0: none).",
-        ),
-    ] = None,
+    overdue_seconds: OverdueSeconds = None,
 ) -> None:
     """Follow the log and keep the read models up to date until stopped (Ctrl-C, SIGTERM).
 
-    Without a NAME the worker also keeps the audit's hash chain.
-    For PostgreSQL deployments with several API processes (set
-    RECTIFY_PROJECTIONS=external for them): any number of workers may run; one
-    advances each projection, the others take over if it stops.
+    Another name for `rectify followers run`: without a NAME it runs every
+    follower (the read models, the audit's hash chain, the overdue check), so an
+    external-followers deployment needs one kind of worker; with a NAME, that
+    read model alone.
     """
-    names = _names(name)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    side = side_database_for(environment_for(database_url))
-    try:
-        # Workers started together on a fresh PostgreSQL database would race
-        # to create the event store's tables.
-        with side.startup_lock() if side is not None else nullcontext():
-            rectify = build_app(database_url)
-    finally:
-        if side is not None:
-            side.close()
-    host = ReadModelHost(rectify, names=names, overdue_interval=overdue_seconds)
-    # A worker for every projection also keeps the audit's hash chain, so an
-    # external-projections deployment needs one kind of worker, not two.
-    chain = audit_chain_runner(rectify, lock=chain_lock(rectify)) if name is None else None
-    following = [*names, *([AuditChainProjection.name] if chain else [])]
-    try:
-        host.start()
-        if chain is not None:
-            chain.start()
-        console.print(f"following the log for {', '.join(following)}; Ctrl-C to stop")
-        while not stop.wait(0.5):
-            if host.failed or (chain is not None and chain.error is not None):
-                break
-    finally:
-        if chain is not None:
-            chain.stop()
-            chain.join(timeout=10)
-        host.close()
-        rectify.close()
-    for projection, error in host.failed.items():
-        raise fail(f"projection {projection} stopped: {type(error).__name__}: {error}")
-    if chain is not None and chain.error is not None:
-        error = chain.error
-        raise fail(f"the audit chain stopped: {type(error).__name__}: {error}")
+    run_followers(database_url, _names(name) if name else None, overdue_seconds=overdue_seconds)

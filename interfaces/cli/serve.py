@@ -106,7 +106,7 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 def prepare_database() -> None:
     """Start the API once in this process, and stop it, before several workers start.
 
-    That creates every table the API and its lifespans use (events, users,
+    That creates every table the API and its lifespan use (events, users,
     read models, the audit chain …). PostgreSQL's ``CREATE TABLE IF NOT
     EXISTS`` is not safe against itself: workers creating the same table at
     the same moment on a fresh database fail with a unique violation, and
@@ -147,21 +147,18 @@ def serve_in_memory(host: str, port: int, demo: bool) -> None:
     import uvicorn
 
     from application.demo import STORY_START, load_demo
-    from infrastructure.bootstrap import build_app
     from infrastructure.clock import ManualClock
-    from infrastructure.users import create_user_store
+    from infrastructure.composition import Services
     from interfaces.http.app import create_app
 
     database_url = "popo://"
-    users = create_user_store(database_url)
-    rectify = build_app(database_url, passwords=users)
+    services = Services.open(database_url)
     logins: list[DemoLogin] = []
     if demo:
-        logins = ensure_demo_users(users)
-        for line in load_demo(rectify, ManualClock(STORY_START)).lines():
+        logins = ensure_demo_users(services.users)
+        for line in load_demo(services.app, ManualClock(STORY_START)).lines():
             typer.echo(line)
-    api = create_app(rectify, users)
-    if demo:
-        store_demo_evidence(api.state.evidence)
+        store_demo_evidence(services.evidence)
+    api = create_app(services=services)
     echo_banner(database_url, host, port, 1, logins)
     uvicorn.run(api, host=host, port=port)

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from infrastructure.users import LOGIN_ROLES, UserStore, create_user_store
+from infrastructure.composition import create_user_store
+from infrastructure.users import LOGIN_ROLES, UserStore
 from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(

@@ -9,24 +9,29 @@ Other routers join with one line, and may use the same authentication::
     from interfaces.http.security import current_user, require_roles
     app.include_router(queries.router)
 
-A router may carry its own ``lifespan`` (e.g. to run projections in the
-process); FastAPI merges it into the app's when it is included.
+Every service comes from the composition root
+(:class:`infrastructure.composition.Services`) and is kept on ``app.state``
+(``services``, ``rectify``, ``users``, ``idempotency``, ``evidence``, ``auth``,
+``commands``, ``audit``, ``integration``, ``followers``, ``read_models``). The app's lifespan —
+no router's — starts the followers of the log in this process
+(``RECTIFY_PROJECTIONS=inline``, the default) or only reads their positions
+(``external``), and the daily purge of old Idempotency-Key answers.
 
 Serving: the endpoints that call the (synchronous) application are plain
 ``def`` and run in AnyIO's thread pool. On PostgreSQL that pool is sized below
 the event store's connections (``POSTGRES_POOL_SIZE`` + ``POSTGRES_MAX_OVERFLOW``,
-5 + 10 by default) less :data:`CONNECTIONS_KEPT_FOR_PROJECTIONS`, which the
-read-model projections and the overdue check running in the same process use:
-10 threads by default. A request then never waits for a connection that the
-library would give up on after ``POSTGRES_CONNECT_TIMEOUT``; more concurrent
-requests queue for a thread instead. ``RECTIFY_HTTP_THREADS`` overrides it.
+5 + 10 by default) less those the followers in the same process use
+(:meth:`infrastructure.composition.Backend.http_threads`): 10 threads by
+default. A request then never waits for a connection that the library would
+give up on after ``POSTGRES_CONNECT_TIMEOUT``; more concurrent requests queue
+for a thread instead. ``RECTIFY_HTTP_THREADS`` overrides it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
@@ -37,20 +42,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
-from infrastructure.evidence import EvidenceStore, evidence_store_for
-from infrastructure.idempotency import (
-    IdempotencyPurger,
-    IdempotencyStore,
-    InMemoryIdempotencyStore,
-    SqlIdempotencyStore,
-    purge_settings,
-)
-from infrastructure.integration.services import Integration
-from infrastructure.persistence import database_url_from_env, environment_for
-from infrastructure.side_tables import SideDatabase, side_database_for
-from infrastructure.tokens import TokenIssuer, load_or_create_secret
-from infrastructure.users import UserStore, create_user_store
+from infrastructure.composition import Services
+from infrastructure.evidence import EvidenceStore
+from infrastructure.idempotency import IdempotencyPurger, IdempotencyStore, purge_settings
+from infrastructure.persistence import database_url_from_env
+from infrastructure.projections.host import ReadModels
+from infrastructure.tokens import TokenIssuer
+from infrastructure.users import UserStore
 from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
@@ -78,11 +76,8 @@ from interfaces.http.security import Authenticator
 
 logger = logging.getLogger("rectify.http")
 
-TOKEN_SECRET_VARIABLE = "RECTIFY_TOKEN_SECRET"
 TOKEN_TTL_VARIABLE = "RECTIFY_TOKEN_TTL_MINUTES"
 THREADS_VARIABLE = "RECTIFY_HTTP_THREADS"
-# The projection runners and the overdue check share the application's pool.
-CONNECTIONS_KEPT_FOR_PROJECTIONS = 5
 
 DESCRIPTION = """
 Rectification cases (隐患整改): inspect a site, report hazards, order them put
@@ -153,46 +148,37 @@ def _package_version() -> str:
 
 
 def create_app(
-    rectify: RectifyApp,
-    users: UserStore,
+    rectify: RectifyApp | None = None,
+    users: UserStore | None = None,
     *,
+    services: Services | None = None,
     idempotency: IdempotencyStore | None = None,
     evidence: EvidenceStore | None = None,
     token_secret: str | None = None,
     token_ttl_minutes: int = 60,
-    integration: Integration | None = None,
 ) -> FastAPI:
-    """The HTTP API over ``rectify``, logging users in from ``users``.
+    """The HTTP API over the composition root's ``services`` — or, given an
+    application and users built elsewhere, over the services around them.
 
-    Stores not given are put beside the events (same SQLite file or PostgreSQL
-    database; in memory for popo): idempotency keys in ``rectify_idempotency``,
-    evidence per :mod:`infrastructure.evidence`, and — without
-    ``token_secret`` — a signing secret in ``rectify_secrets``, so every process
-    on the database accepts the others' tokens. The caller keeps ownership of
-    ``rectify`` and ``users``; connections opened here close at shutdown.
+    Stores not given come from the services: beside the events (same SQLite
+    file or PostgreSQL database; in memory for popo). The services are closed
+    at shutdown: with ``rectify`` and ``users`` given, the caller keeps them
+    and only the connections opened here close.
     """
-    side: SideDatabase | None = None
-    if idempotency is None or evidence is None or token_secret is None or integration is None:
-        side = side_database_for(rectify.env)
-    if idempotency is None:
-        idempotency = SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore()
-    if evidence is None:
-        evidence = evidence_store_for(rectify.env, side)
-    tokens = TokenIssuer(token_secret or load_or_create_secret(side), ttl_minutes=token_ttl_minutes)
-
-    closers: list[Callable[[], None]] = []
-    if side is not None:
-        closers.append(side.close)
-    if integration is None:
-        integration = Integration(rectify, users, side)
-        closers.append(integration.close)
+    if services is None:
+        if rectify is None:
+            raise TypeError("create_app needs services, or an application and its users")
+        services = Services.around(rectify, users)
+    idempotency = idempotency or services.idempotency
+    evidence = evidence or services.evidence
+    tokens = TokenIssuer(token_secret or services.token_secret, ttl_minutes=token_ttl_minutes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threads = _thread_count(rectify)
+        threads = _thread_count(services)
         if threads is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        interval, keep = purge_settings(rectify.env.get)
+        interval, keep = purge_settings(services.app.env.get)
         purger = IdempotencyPurger(
             app.state.idempotency,
             interval=interval,
@@ -200,10 +186,19 @@ def create_app(
             on_error=lambda error: logger.warning("idempotency purge failed: %s", error),
         )
         app.state.idempotency_purger = purger.start()
+        # Every follower of the log, in this process or (external) only watched.
+        followers = services.followers()
+        app.state.followers = followers
+        app.state.read_models = ReadModels(followers, services.queries)
+        app.state.audit_chain_runner = followers.runners.get("audit_chain")
+        followers.start()
         try:
             yield
         finally:
             purger.stop()
+            await anyio.to_thread.run_sync(followers.stop)
+            for name, error in followers.failed.items():
+                logger.error("follower %s stopped: %s", name, error)
             for close in reversed(app.state.closers):
                 close()
 
@@ -214,14 +209,16 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
     )
-    app.state.rectify = rectify
-    app.state.users = users
+    app.state.services = services
+    app.state.rectify = services.app
+    app.state.users = services.users
     app.state.idempotency = idempotency
     app.state.evidence = evidence
-    app.state.auth = Authenticator(tokens, users)
-    app.state.commands = Commands(rectify, users, evidence)
-    app.state.integration = integration
-    app.state.closers = closers
+    app.state.audit = services.audit
+    app.state.integration = services.integration
+    app.state.auth = Authenticator(tokens, services.users)
+    app.state.commands = Commands(services.app, services.users, evidence)
+    app.state.closers = [services.close]
 
     install_problem_handlers(app)
     for module in (
@@ -235,8 +232,7 @@ def create_app(
         evidence_routes,
     ):
         app.include_router(module.router)
-    # The read models: work queues, search, history, dashboard, /health (and
-    # the projections that keep them, run by the router's lifespan).
+    # The read models: work queues, search, history, dashboard, /health.
     app.include_router(read_model_routes.router)
     app.include_router(audit_routes.router)
     # The feed, webhook subscriptions and notifications, for other systems and people.
@@ -254,18 +250,13 @@ def create_app(
     return app
 
 
-def _thread_count(rectify: RectifyApp) -> int | None:
+def _thread_count(services: Services) -> int | None:
     configured = os.environ.get(THREADS_VARIABLE, "").strip()
     if configured:
         if not configured.isascii() or not configured.isdigit() or int(configured) < 1:
             raise ValueError(f"{THREADS_VARIABLE} must be a positive integer, not {configured!r}")
         return int(configured)
-    if rectify.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        connections = int(rectify.env.get("POSTGRES_POOL_SIZE") or 5) + int(
-            rectify.env.get("POSTGRES_MAX_OVERFLOW") or 10
-        )
-        return max(1, connections - CONNECTIONS_KEPT_FOR_PROJECTIONS)
-    return None
+    return services.http_threads()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -298,31 +289,7 @@ def create_app_from_env() -> FastAPI:
     secret kept in the database is used. ``RECTIFY_TOKEN_TTL_MINUTES`` (60) is
     how long a token lives.
     """
-    url = database_url_from_env()
-    side = side_database_for(environment_for(url))
-    users = create_user_store(url, database=side)
-    if side is None:
-        rectify = build_app(url, passwords=users)
-    else:
-        # gunicorn boots its workers together; on a fresh PostgreSQL database
-        # each would race the others to create the event store's tables.
-        with side.startup_lock():
-            rectify = build_app(url, passwords=users)
-    # One side-table connection (pool) per process serves users, keys, evidence
-    # and the secret alike.
-    integration = Integration(rectify, users, side)
-    app = create_app(
-        rectify,
-        users,
-        idempotency=SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore(),
-        evidence=evidence_store_for(rectify.env, side),
-        token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip()
-        or load_or_create_secret(side),
+    return create_app(
+        services=Services.open(database_url_from_env()),
         token_ttl_minutes=int(os.environ.get(TOKEN_TTL_VARIABLE, "").strip() or 60),
-        integration=integration,
     )
-    app.state.closers.insert(0, integration.close)
-    app.state.closers.insert(0, rectify.close)
-    if side is not None:
-        app.state.closers.insert(0, side.close)
-    return app

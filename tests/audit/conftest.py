@@ -13,9 +13,8 @@ import pytest
 from application.app import RectifyApp
 from application.audit import AuditService
 from domain.values import Severity
-from infrastructure.audit import build_audit
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app, build_audit
 from tests.core.scenario import (
     CHEN_XIAOFENG,
     KANGSHUN_SHOP,

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from interfaces.cli.main import app as cli
 from tests.audit.conftest import open_app
 from tests.audit.tamper import reset_chain, tamperer_for

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 
 from application.audit import ProblemKind
-from infrastructure.audit import build_audit
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_audit
 from tests.audit.tamper import tamperer_for
 from tests.backends import POPO_URL
 from tests.core.scenario import (

@@ -10,8 +10,8 @@ from eventsourcing.persistence import Tracking
 
 from application.app import RectifyApp
 from application.audit import AuditChainProjection
-from infrastructure.audit import audit_chain_for, audit_chain_runner, build_audit
 from infrastructure.clock import ManualClock
+from infrastructure.composition import audit_chain_for, audit_chain_runner, build_audit
 from tests.audit.conftest import open_app
 from tests.core.scenario import KANGSHUN_SHOP, Stage, Sweep
 

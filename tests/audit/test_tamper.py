@@ -9,8 +9,8 @@ import pytest
 
 from application.app import RectifyApp
 from application.audit import Anchor, AuditService, ProblemKind, VerifyReport
-from infrastructure.audit import build_audit
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_audit
 from tests.audit.conftest import open_app
 from tests.audit.tamper import Tamperer, reset_chain, rewrite_link, tamperer_for
 from tests.core.scenario import CHEN_XIAOFENG, KANGSHUN_SHOP, Stage, Sweep, losing_race

@@ -22,12 +22,14 @@ from application.demo import (
 from domain.hazard import HazardStatus
 from domain.order import OrderStatus
 from domain.values import Role, SignatureMeaning
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.evidence import evidence_store_for
+from infrastructure.composition import (
+    build_app,
+    create_user_store,
+    evidence_store_for,
+    side_database_for,
+)
 from infrastructure.persistence import environment_for
-from infrastructure.side_tables import side_database_for
-from infrastructure.users import create_user_store
 from interfaces.cli.main import app as cli
 from tests.backends import POPO_URL
 

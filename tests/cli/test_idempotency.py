@@ -6,13 +6,13 @@ import time
 
 from typer.testing import CliRunner
 
+from infrastructure.composition import side_database_for
 from infrastructure.idempotency import (
     Claim,
     SqlIdempotencyStore,
     StoredResponse,
 )
 from infrastructure.persistence import environment_for
-from infrastructure.side_tables import side_database_for
 from interfaces.cli.main import app as cli
 
 DAY = 86_400.0

@@ -14,9 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from application.demo import DEMO_USERS, find_dataset
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import build_app, create_user_store
 from infrastructure.persistence import DATABASE_URL_VARIABLE
-from infrastructure.users import create_user_store
 from interfaces.cli import serve as serve_module
 from interfaces.cli.main import app as cli
 from interfaces.cli.serve import HTTP_FACTORY, base_url

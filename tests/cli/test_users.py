@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from domain.values import Role
-from infrastructure.users import create_user_store
+from infrastructure.composition import create_user_store
 from interfaces.cli.main import app as cli
 from interfaces.cli.users import display_width
 

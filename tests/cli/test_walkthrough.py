@@ -16,7 +16,7 @@ import pytest
 
 from application.demo import DEMO_USERS
 from domain.values import Role, SignatureMeaning
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import build_app
 from infrastructure.persistence import DATABASE_URL_VARIABLE
 from tests.cli.live import free_port, wait_for_openapi
 

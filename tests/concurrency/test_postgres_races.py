@@ -17,8 +17,8 @@ from application.app import RectifyApp
 from application.errors import ConcurrencyConflict, StaleVersion
 from domain.order import RectificationOrder
 from domain.values import Actor, ResponsibleParty, Role
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 
 THREADS = 8
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from tests.backends import POPO_URL
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Sweep
 

@@ -25,8 +25,8 @@ from domain.values import (
     Signature,
     SignatureMeaning,
 )
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from tests.core.scenario import (
     CHECKLIST,
     CHEN_XIAOFENG,

@@ -25,8 +25,8 @@ from application.app import RectifyApp
 from domain.hazard import HazardStatus
 from domain.inspection import Inspection, InspectionStatus, ItemResult
 from domain.order import OrderStatus
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from tests.core.scenario import (
     CHEN_XIAOFENG,
     FAILED_ITEM,

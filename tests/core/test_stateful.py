@@ -46,8 +46,8 @@ from domain.inspection import Inspection, InspectionStatus
 from domain.order import OrderStatus, RectificationOrder
 from domain.values import SYSTEM_ACTOR, Actor, Role, Severity
 from domain.verification import Verification
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from tests.backends import (
     POPO_URL,
     create_database,

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from application.app import RectifyApp
 from domain.values import Actor, Evidence
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.users import UserStore, create_user_store
+from infrastructure.composition import build_app, create_user_store
+from infrastructure.users import UserStore
 from interfaces.http.app import create_app
 from tests.backends import POPO_URL
 from tests.core.scenario import (

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.values import Role
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import Services, build_app, create_user_store
 from infrastructure.evidence import DirectoryEvidenceStore, TableEvidenceStore
 from infrastructure.idempotency import SqlIdempotencyStore
-from infrastructure.users import SqlUserStore, create_user_store
+from infrastructure.users import SqlUserStore
 from interfaces.http.app import _thread_count, create_app_from_env
 from tests.http.conftest import FAST_HASHER
 
@@ -63,19 +63,13 @@ def test_on_postgres_the_threads_stay_below_the_event_store_connections(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RECTIFY_HTTP_THREADS", raising=False)
-    rectify = build_app(postgres_url)
-    try:
-        assert _thread_count(rectify) == 5 + 10 - 5
+    with Services.open(postgres_url) as services:
+        assert _thread_count(services) == 5 + 10 - 5
         monkeypatch.setenv("RECTIFY_HTTP_THREADS", "4")
-        assert _thread_count(rectify) == 4
-    finally:
-        rectify.close()
-    wide = build_app(postgres_url + "?pool_size=20&max_overflow=0")
-    try:
+        assert _thread_count(services) == 4
+    with Services.open(postgres_url + "?pool_size=20&max_overflow=0") as wide:
         monkeypatch.delenv("RECTIFY_HTTP_THREADS")
         assert _thread_count(wide) == 15
-    finally:
-        wide.close()
 
 
 def test_on_postgres_evidence_is_kept_in_a_table(

@@ -9,9 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.values import Role
-from infrastructure.bootstrap import build_app
+from infrastructure.composition import build_app, create_user_store
 from infrastructure.tokens import InvalidToken, TokenIssuer
-from infrastructure.users import create_user_store
 from interfaces.http.app import create_app
 from tests.core.scenario import CHEN_XIAOFENG, PASSWORDS, ZHANG_MING, Stage
 from tests.http.conftest import FAST_HASHER, Api, problem

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.users import UserStore, create_user_store
+from infrastructure.composition import create_user_store
+from infrastructure.users import UserStore
 from tests.core.scenario import CHEN_XIAOFENG, PASSWORDS, YU_JIANMING, ZHANG_MING, Stage
 from tests.http.conftest import FAST_HASHER, Api, problem
 

@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
-from infrastructure.users import create_user_store
+from infrastructure.composition import build_app, create_user_store
 from tests.cli.live import free_port, wait_for_openapi
 from tests.http.seed_walk import Cast, Login, walk_seed_scenario
 

@@ -29,9 +29,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.users import create_user_store
+from infrastructure.composition import build_app, create_user_store
 from interfaces.http.app import create_app
 from tests.backends import POPO_URL, sqlite_url_for
 from tests.core.scenario import SWEEP_STARTS, ZHANG_MING, Stage

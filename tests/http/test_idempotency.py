@@ -12,17 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app, create_idempotency_store, create_user_store
 from infrastructure.idempotency import (
     PENDING_LEASE_SECONDS,
     Claim,
     InMemoryIdempotencyStore,
     StoredResponse,
-    create_idempotency_store,
     purge_settings,
 )
-from infrastructure.users import create_user_store
 from interfaces.http.app import create_app
 from tests.backends import fresh_postgres_database, sqlite_url_for
 from tests.core.scenario import CHEN_XIAOFENG, SWEEP_STARTS, ZHANG_MING, Stage

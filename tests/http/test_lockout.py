@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from application.errors import AccountLocked
-from infrastructure.users import UserStore, create_user_store, lockout_policy
+from infrastructure.composition import create_user_store
+from infrastructure.users import UserStore, lockout_policy
 from interfaces.cli.main import app as cli
 from tests.core.scenario import PASSWORDS, ZHANG_MING, Stage
 from tests.http.conftest import FAST_HASHER, Api, problem

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import Services
 from infrastructure.integration.services import Integration
-from infrastructure.persistence import environment_for
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import ReadModelStore
-from infrastructure.side_tables import SideDatabase, side_database_for
-from infrastructure.users import UserStore, create_user_store
+from infrastructure.users import UserStore
+from interfaces.http.app import create_app
 from tests.backends import fresh_postgres_database, sqlite_url_for
 from tests.core.scenario import SWEEP_STARTS, Sweep
 from tests.http.conftest import FAST_HASHER, add_people
@@ -46,40 +46,52 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def side(url: str) -> Iterator[SideDatabase]:
-    database = side_database_for(environment_for(url))
-    assert database is not None
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def users(url: str, side: SideDatabase) -> UserStore:
-    store = create_user_store(url, hasher=FAST_HASHER, database=side)
-    add_people(store)
-    return store
-
-
-@pytest.fixture
 def settings() -> dict[str, str]:
-    """Application settings a test may change before the app is built."""
-    return dict(ALLOW_LOOPBACK, WEBHOOK_RETRY_SECONDS="0.05", WEBHOOK_RETRY_MAX_SECONDS="0.2")
+    """Application settings a test may change before the app is built. The
+    followers are driven by the tests themselves (``external``: not run by an
+    API process the test starts)."""
+    return dict(
+        ALLOW_LOOPBACK,
+        PROJECTIONS="external",
+        WEBHOOK_RETRY_SECONDS="0.05",
+        WEBHOOK_RETRY_MAX_SECONDS="0.2",
+    )
 
 
 @pytest.fixture
-def app(
-    url: str, clock: ManualClock, users: UserStore, settings: dict[str, str]
-) -> Iterator[RectifyApp]:
-    application = build_app(url, clock=clock, passwords=users, settings=settings)
-    yield application
-    application.close()
+def services(url: str, clock: ManualClock, settings: dict[str, str]) -> Iterator[Services]:
+    """Every service on the database, as the composition root builds them."""
+    opened = Services.open(url, clock=clock, settings=settings, hasher=FAST_HASHER)
+    add_people(opened.users)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
-def integration(app: RectifyApp, users: UserStore, side: SideDatabase) -> Iterator[Integration]:
-    services = Integration(app, users, side)
-    yield services
-    services.close()
+def app(services: Services) -> RectifyApp:
+    return services.app
+
+
+@pytest.fixture
+def users(services: Services) -> UserStore:
+    return services.users
+
+
+@pytest.fixture
+def integration(services: Services) -> Integration:
+    return services.integration
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    """The HTTP API over the same services."""
+    with TestClient(create_app(services=services, token_secret="s" * 40)) as test_client:
+        yield test_client
+
+
+def bearer(client: TestClient, user_id: str) -> dict[str, str]:
+    token = client.app.state.auth.tokens.issue(user_id).access_token  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -95,10 +107,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def read_models(app: RectifyApp) -> Iterator[ReadModelStore]:
-    store = ReadModelStore(app)
-    yield store
-    store.close()
+def read_models(services: Services) -> ReadModelStore:
+    return services.read_models
 
 
 def catch_up_outbox(integration: Integration) -> int:

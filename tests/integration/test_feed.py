@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,11 +13,9 @@ from fastapi.testclient import TestClient
 from application.app import RectifyApp
 from application.integration.events import event_id
 from domain.errors import InvalidCommand
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from infrastructure.integration.services import Integration
-from infrastructure.users import UserStore
-from interfaces.http.app import create_app
 from tests.core.scenario import (
     CHEN_XIAOFENG,
     LIU_FANG,
@@ -29,22 +26,10 @@ from tests.core.scenario import (
     FakePasswords,
     Sweep,
 )
+from tests.integration.conftest import bearer
 from tests.integration.workload import run_commands
 
 WRITERS = 8
-
-
-@pytest.fixture
-def client(app: RectifyApp, users: UserStore, integration: Integration) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(app, users, token_secret="s" * 40, integration=integration)
-    ) as test_client:
-        yield test_client
-
-
-def bearer(client: TestClient, user_id: str) -> dict[str, str]:
-    token = client.app.state.auth.tokens.issue(user_id).access_token  # type: ignore[attr-defined]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def read_all(client: TestClient, headers: dict[str, str], limit: int = 7) -> list[dict[str, Any]]:

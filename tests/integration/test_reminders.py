@@ -17,12 +17,10 @@ from application.app import RectifyApp
 from application.integration.reminders import DUE_SOON, OVERDUE, OpenOrder, reminders_for
 from domain.values import Severity
 from infrastructure.clock import ManualClock
+from infrastructure.composition import Services
 from infrastructure.integration.services import Integration
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import ReadModelStore
-from infrastructure.side_tables import SideDatabase, side_database_for
-from infrastructure.users import UserStore
-from interfaces.http.app import create_app
 from tests.core.scenario import (
     CHEN_XIAOFENG,
     TAO_BIAOYIN,
@@ -79,21 +77,13 @@ def catch_up_cases(app: RectifyApp, store: ReadModelStore) -> None:
 
 
 @pytest.fixture
-def hosts(url: str, app: RectifyApp, users: UserStore) -> Iterator[list[Integration]]:
-    """Two integrations on the same database, each with its own connections, as
-    two processes running the reminder job would be."""
-    sides: list[SideDatabase] = []
-    made = []
-    for _ in range(HOSTS):
-        side = side_database_for(app.env)
-        assert side is not None
-        sides.append(side)
-        made.append(Integration(app, users, side))
-    yield made
-    for integration in made:
-        integration.close()
-    for side in sides:
-        side.close()
+def hosts(url: str, clock: ManualClock, settings: dict[str, str]) -> Iterator[list[Integration]]:
+    """Two more sets of services on the same database, each with its own
+    connections, as two processes running the reminder job would be."""
+    opened = [Services.open(url, clock=clock, settings=settings) for _ in range(HOSTS)]
+    yield [services.integration for services in opened]
+    for services in opened:
+        services.close()
 
 
 def run_together(hosts: list[Integration], rounds: int = 3) -> None:
@@ -183,14 +173,6 @@ def test_an_overdue_major_hazard_notifies_party_issuer_and_supervisors_once(
         assert notifications_of(integration, person.user_id) == overdue, person
     [text] = [n.text_zh for n in integration.notifications.for_user(ZHANG_MING.user_id)]
     assert "重大隐患" in text and "逾期" in text
-
-
-@pytest.fixture
-def client(app: RectifyApp, users: UserStore, integration: Integration) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(app, users, token_secret="s" * 40, integration=integration)
-    ) as test_client:
-        yield test_client
 
 
 def test_a_person_reads_their_notifications_and_marks_them_read(

@@ -4,16 +4,11 @@ when a listed name resolves to one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from application.app import RectifyApp
 from infrastructure.integration.services import Integration
 from infrastructure.integration.targets import AllowList, TargetRefused
-from infrastructure.users import UserStore
-from interfaces.http.app import create_app
 
 
 def resolving(*addresses: str):  # type: ignore[no-untyped-def]
@@ -83,14 +78,6 @@ def test_localhost_is_resolved_before_it_is_trusted() -> None:
 def settings() -> dict[str, str]:
     # Every public address, by a catch-all, which lists no private one.
     return {"WEBHOOK_ALLOW": "localhost, 0.0.0.0/0, hooks.example.org"}
-
-
-@pytest.fixture
-def client(app: RectifyApp, users: UserStore, integration: Integration) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(app, users, token_secret="s" * 40, integration=integration)
-    ) as test_client:
-        yield test_client
 
 
 def test_subscribing_a_private_or_loopback_target_over_http_is_refused_and_records_nothing(

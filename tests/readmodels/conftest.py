@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app, read_model_store
 from infrastructure.readmodels.store import ReadModelStore
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Sweep
 
@@ -30,7 +30,7 @@ def app(database_url: str, clock: ManualClock) -> Iterator[RectifyApp]:
 
 @pytest.fixture
 def store(app: RectifyApp) -> Iterator[ReadModelStore]:
-    read_models = ReadModelStore(app)
+    read_models = read_model_store(app)
     yield read_models
     read_models.close()
 

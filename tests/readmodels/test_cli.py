@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.readmodels.store import ReadModelStore
+from infrastructure.composition import build_app, read_model_store
 from interfaces.cli.main import app as cli
 from tests.backends import fresh_postgres_database, sqlite_url_for
 from tests.core.scenario import SWEEP_STARTS, FakePasswords, Stage, Sweep
@@ -52,7 +51,7 @@ def test_a_check_prints_each_difference_and_exits_1(tmp_path: Path) -> None:
     app = build_app(url, clock=ManualClock(SWEEP_STARTS), passwords=FakePasswords())
     case = Sweep(app, app.clock).arrange_case(Stage.ACKNOWLEDGED)
     assert rectify("projections", "rebuild", "cases", "--database-url", url).exit_code == 0
-    view = ReadModelStore(app).view("cases")
+    view = read_model_store(app).view("cases")
     with view.write_transaction() as cursor:
         cursor.execute("UPDATE rm_orders SET deadline = '2099-01-01'")
 

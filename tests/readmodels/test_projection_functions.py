@@ -27,8 +27,8 @@ from domain.order import RectificationOrder
 from domain.site import Site
 from domain.values import Severity
 from domain.verification import Verification
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app
 from tests.core.scenario import (
     CHEN_XIAOFENG,
     SWEEP_STARTS,

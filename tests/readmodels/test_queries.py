@@ -10,7 +10,7 @@ from application.app import RectifyApp
 from application.projections.access import Scope, scope_for
 from domain.values import Role, Severity
 from infrastructure.clock import ManualClock
-from infrastructure.projections.host import ReadModelHost
+from infrastructure.composition import Services
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.queries import CaseFilter, ReadModelQueries
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
@@ -83,9 +83,11 @@ def test_an_order_past_its_deadline_is_overdue_once_the_check_recorded_it(
     assert queries.orders_past_deadline(today) == [late.order]
     assert queries.queue("orders-overdue", EVERYTHING, today=today).total == 0
 
-    with ReadModelHost(app, overdue_interval=0) as host:
+    services = Services.around(app)
+    with services.followers(["cases", "overdue"], run=True, intervals={"overdue": 0}) as host:
         host.runners["cases"].wait(sweep.log_position(), timeout=5)
-        report = host.check_overdue()
+        report = services.check_overdue()
+    services.close()
     assert report.marked == [late.order]
     queries = caught_up(app, store)
     overdue = queries.queue("orders-overdue", EVERYTHING, today=today)
@@ -100,17 +102,21 @@ def test_the_overdue_check_runs_on_a_schedule_beside_the_projections(
 ) -> None:
     case = sweep.arrange_case(Stage.ORDER_ISSUED)
     clock.set(SWEEP_STARTS + timedelta(days=8))
-    with ReadModelHost(app, overdue_interval=0.05, poll_interval=0.02) as host:
+    services = Services.around(app)
+    host = services.followers(run=True, intervals={"overdue": 0.05}, poll_interval=0.02)
+    with host:
         give_up = time.monotonic() + 10
         while True:
             host.runners["cases"].wait(sweep.log_position(), timeout=5)
-            overdue = host.queries.queue("orders-overdue", EVERYTHING, today=app.today())
+            overdue = services.queries.queue("orders-overdue", EVERYTHING, today=app.today())
             if overdue.total or time.monotonic() > give_up:
                 break
             time.sleep(0.05)
+    services.close()
     assert ids(overdue, "order_id") == [str(case.order)]
     kinds = [type(e).__qualname__ for e in sweep.events_since(0)]
     assert kinds.count("RectificationOrder.BecameOverdue") == 1
+    assert host.followers["overdue"].last_run is not None
 
 
 def test_pending_extension_requests_wait_for_a_supervisor(

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from application.app import RectifyApp
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import build_app, read_model_store
 from infrastructure.projections import maintenance
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
@@ -70,7 +70,7 @@ def test_after_any_history_a_rebuild_equals_the_live_read_models(
     def check(steps: list[tuple[str, int]]) -> None:
         with backend() as url:
             app = build_app(url, clock=ManualClock(SWEEP_STARTS), passwords=FakePasswords())
-            store = ReadModelStore(app)
+            store = read_model_store(app)
             try:
                 runners = {
                     name: ProjectionRunner(app, store.projection(name)) for name in PROJECTION_NAMES

@@ -24,11 +24,9 @@ import pytest
 from application.app import RectifyApp
 from application.errors import ApplicationError
 from domain.errors import DomainError
-from infrastructure.audit import build_audit
-from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
+from infrastructure.composition import Services, build_app, build_audit, read_model_store
 from infrastructure.projections import maintenance
-from infrastructure.projections.host import ReadModelHost
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import PROJECTION_NAMES, ReadModelStore
@@ -114,7 +112,7 @@ def test_a_worker_killed_mid_run_and_restarted_ends_equal_to_a_rebuild(
     shared_url: str, tmp_path: Path
 ) -> None:
     app = open_app(shared_url)
-    store = ReadModelStore(app)
+    store = read_model_store(app)
     sweep = Sweep(app, app.clock)
     log = tmp_path / "worker.log"
     try:
@@ -179,7 +177,7 @@ def test_two_workers_on_one_postgres_never_double_apply(postgres_url: str, locke
     """With the advisory lock one worker advances and the other takes over when
     it stops; without it, the tracking record alone refuses the loser's batch."""
     apps = [open_app(postgres_url) for _ in range(2)]
-    stores = [ReadModelStore(app) for app in apps]
+    stores = [read_model_store(app) for app in apps]
     locks: list[WorkerLock] = (
         [PostgresAdvisoryLock(s.postgres_connect_kwargs(), "applied_by_two") for s in stores]
         if locked
@@ -236,7 +234,7 @@ def test_two_worker_processes_share_the_read_models_and_one_takes_over(
     postgres_url: str, tmp_path: Path
 ) -> None:
     app = open_app(postgres_url)
-    store = ReadModelStore(app)
+    store = read_model_store(app)
     sweep = Sweep(app, app.clock)
     log = tmp_path / "workers.log"
     workers = [start_worker(postgres_url, log) for _ in range(2)]
@@ -300,7 +298,7 @@ def test_eight_concurrent_writers_with_a_tailing_projection_miss_no_event(
     """Pairs of writers race on the same inspections, so some of their saves
     fail — on PostgreSQL that leaves gaps in the notification ids."""
     app = open_app(shared_url)
-    store = ReadModelStore(app)
+    store = read_model_store(app)
     view = applied_log_view(store, "tailing")
     tail = ProjectionRunner(
         app,
@@ -357,7 +355,7 @@ def test_a_gap_in_the_log_is_not_a_reason_to_stop(postgres_url: str) -> None:
     """Ids taken by a transaction that rolled back are never filled: the
     projection goes on with the events after the gap."""
     app = open_app(postgres_url)
-    store = ReadModelStore(app)
+    store = read_model_store(app)
     sweep = Sweep(app, app.clock)
     with ProjectionRunner(app, store.projection("site_history"), poll_interval=0.01) as runner:
         sweep.site(SHOPS[0])
@@ -380,7 +378,8 @@ def test_on_postgres_a_runner_is_woken_by_the_commit_not_by_its_timer(postgres_u
     app = open_app(postgres_url)
     writer = open_app(postgres_url)
     try:
-        with ReadModelHost(app, poll_interval=30, overdue_interval=0) as host:
+        host = Services.around(app).followers(PROJECTION_NAMES, run=True, poll_interval=30)
+        with host:
             wait_until(lambda: all(r.is_leader for r in host.runners.values()), 10, "leaders")
             time.sleep(0.5)  # each runner is now waiting out its 30 s poll
             Sweep(writer, writer.clock).site(SHOPS[0])

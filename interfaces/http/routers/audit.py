@@ -1,31 +1,25 @@
 """Audit (审计): case timelines, state as of the past, the global log and its export,
 and the hash chain's head and verification. Every endpoint only reads.
 
-The router carries a lifespan that keeps the hash chain up to date in the API
-process (like the read models, unless ``RECTIFY_PROJECTIONS=external``: then
-workers do it).
+The hash chain is kept up to date by its follower (``audit_chain``, see
+:mod:`infrastructure.followers`), run by the app's lifespan or by workers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from application.app import RectifyApp
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
 from application.ports import MAX_POSITION
 from domain.values import Role
-from infrastructure.audit import audit_chain_runner, build_audit, chain_lock
-from infrastructure.projections.host import INLINE, projections_mode
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import READ_ERRORS, ReadingAll
@@ -39,34 +33,12 @@ Auditing = Annotated[User, Depends(require_roles(Role.AUDITOR, Role.SUPERVISOR))
 """Auditors and supervisors: the global log, its export and the chain."""
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Follow the log with the hash chain's projection while the API runs."""
-    rectify: RectifyApp = app.state.rectify
-    runner = None
-    if projections_mode(rectify) == INLINE:
-        runner = audit_chain_runner(rectify, lock=chain_lock(rectify)).start()
-        app.state.audit_chain_runner = runner
-    try:
-        yield
-    finally:
-        if runner is not None:
-            runner.stop()
-            runner.join(timeout=10)
-            if runner.error is not None:
-                log.error("the audit chain's projection stopped: %s", runner.error)
-
-
-router = APIRouter(prefix="/audit", tags=["audit"], lifespan=lifespan)
+router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 def audit_service(request: Request) -> AuditService:
-    """The audit service of the app's application, made once."""
-    service = getattr(request.app.state, "audit", None)
-    if service is None:
-        service = build_audit(request.app.state.rectify)
-        request.app.state.audit = service
-    return service
+    """The audit service the composition root built for the app."""
+    return request.app.state.audit
 
 
 Audit = Annotated[AuditService, Depends(audit_service)]

@@ -15,27 +15,26 @@ and their cases; the site history and the dashboard are not theirs to read
 (403). ``mine=true`` narrows a queue to the caller's own: inspections whose team
 they are on; cases and orders of those inspections or of orders they issued.
 
-The router's lifespan runs the projections in this process (``RECTIFY_PROJECTIONS
-=inline``, the default) or only reads what workers elsewhere maintain
-(``external``); see :mod:`infrastructure.projections.host`.
+The app's lifespan runs the followers that keep the read models (see
+:mod:`infrastructure.followers`); this router only reads what they wrote.
+``/health`` reports every follower of the log, not only the read models.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import date
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from application.ports import MAX_POSITION
 from application.projections.access import Scope, require_staff, scope_for
 from domain.hazard import HazardStatus
-from infrastructure.projections.host import EXTERNAL, ReadModelHost, projections_mode
+from infrastructure.projections.host import ReadModels
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
@@ -46,23 +45,10 @@ WAIT_SECONDS = 2.0
 QUERY_ERRORS = problem_responses(400, 401, 403, 404, 422)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the read models with the API (and stop them with it)."""
-    rectify = app.state.rectify
-    host = ReadModelHost(rectify, run=projections_mode(rectify) != EXTERNAL)
-    host.start()
-    app.state.read_models = host
-    try:
-        yield
-    finally:
-        await anyio.to_thread.run_sync(host.close)
+router = APIRouter(tags=["read models"])
 
 
-router = APIRouter(lifespan=lifespan, tags=["read models"])
-
-
-def read_models(request: Request) -> ReadModelHost:
+def read_models(request: Request) -> ReadModels:
     host = getattr(request.app.state, "read_models", None)
     if host is None:
         raise ProblemError(
@@ -71,7 +57,7 @@ def read_models(request: Request) -> ReadModelHost:
     return host
 
 
-Host = Annotated[ReadModelHost, Depends(read_models)]
+Host = Annotated[ReadModels, Depends(read_models)]
 
 
 # -- read your own writes ------------------------------------------------------------
@@ -326,10 +312,27 @@ class ProjectionState(BaseModel):
     error: str | None
 
 
+class FollowerState(BaseModel):
+    name: str = Field(examples=["audit_chain"])
+    kind: str = Field(
+        examples=["log"],
+        description="`log`: follows the log in order; `periodic`: a job run every so often.",
+    )
+    position: int | None = Field(description="The last log position it processed (log only).")
+    lag: int | None = Field(description="Log positions it is behind the head (log only).")
+    running: bool | None = Field(description="Runs in this process (None: in workers).")
+    leader: bool | None = Field(description="This process is the one advancing it.")
+    error: str | None
+    last_run: datetime | None = Field(description="When a periodic job last ran here.")
+
+
 class Health(BaseModel):
-    status: str = Field(examples=["ok"], description="`ok`, or `degraded` if a projection failed.")
+    status: str = Field(examples=["ok"], description="`ok`, or `degraded` if a follower failed.")
     head: int = Field(description="The last position of the event log.")
-    projections: list[ProjectionState]
+    projections: list[ProjectionState] = Field(description="The read models' followers.")
+    followers: list[FollowerState] = Field(
+        description="Every follower of the log: read models, the audit chain, periodic jobs."
+    )
 
 
 # -- endpoints ------------------------------------------------------------------------
@@ -513,10 +516,10 @@ def dashboard(
 
 @router.get("/health", response_model=Health)
 def health(host: Host) -> Any:
-    """Each read model's position and lag behind the event log; no login needed."""
-    states = host.health()
+    """Each follower's position and lag behind the event log; no login needed."""
+    followers = host.followers.health()
     head = host.head()
-    failed = any(s.error and host.runners.get(s.name) and not s.running for s in states)
+    failed = bool(host.followers.failed)
     return Health(
         status="degraded" if failed else "ok",
         head=head,
@@ -524,11 +527,12 @@ def health(host: Host) -> Any:
             ProjectionState(
                 name=s.name,
                 position=s.position,
-                lag=s.lag,
+                lag=s.lag or 0,
                 running=s.running,
                 leader=s.leader,
                 error=s.error,
             )
-            for s in states
+            for s in host.health()
         ],
+        followers=[FollowerState(**asdict(s), lag=s.lag) for s in followers],
     )
