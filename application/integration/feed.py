@@ -46,7 +46,7 @@ class CaseFinder:
         try:
             # Version 1 is enough: the hazard an order or verification is for
             # is set when it is created and never changes.
-            aggregate = self.app.repository.get(aggregate_id, version=1)
+            aggregate: Any = self.app.repository.get(aggregate_id, version=1)
         except AggregateNotFoundError:
             found = None
         else:

@@ -43,7 +43,7 @@ class OutboxProjection(Projection[OutboxView]):
         super().__init__(view)
         self.hazard_of = hazard_of
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.process_batch([(domain_event, tracking)])
 
     def process_batch(self, items: Sequence[tuple[Any, Tracking]]) -> None:

@@ -31,7 +31,7 @@ FEED_ROLES = (Role.AUDITOR, Role.SUPERVISOR, Role.INTEGRATION)
 
 def integration(request: Request) -> Integration:
     """The app's integration services."""
-    return request.app.state.integration  # type: ignore[no-any-return]
+    return request.app.state.integration
 
 
 def feed_reader(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
