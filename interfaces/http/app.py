@@ -57,6 +57,7 @@ from interfaces.http.middleware import (
     NulGuardMiddleware,
     WriteGuardMiddleware,
 )
+from interfaces.http.password_checks import ClientAddressMiddleware, install_login_threads
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from interfaces.http.routers import audit as audit_routes
 from interfaces.http.routers import (
@@ -209,6 +210,7 @@ def create_app(
     app.state.auth = Authenticator(tokens, users)
     app.state.commands = Commands(rectify, users, evidence)
     app.state.closers = closers
+    install_login_threads(app, users)
 
     install_problem_handlers(app)
     for module in (
@@ -233,6 +235,8 @@ def create_app(
     app.add_middleware(WriteGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NulGuardMiddleware)
+    # Outermost: every password check a request leads to knows who asks.
+    app.add_middleware(ClientAddressMiddleware)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
