@@ -8,10 +8,11 @@ bounds; the user store applies both wherever a password is checked (logging
 in, signing, the console's sign-in):
 
 - **per process**, at most ``RECTIFY_PASSWORD_CHECKS`` checks run at once
-  (default: the CPUs the process may use). A check that finds them all busy
-  waits up to ``RECTIFY_PASSWORD_CHECK_WAIT_SECONDS`` (default 1) for one to
-  free, then is refused with :class:`~application.errors.PasswordChecksBusy`
-  (HTTP 503 with ``Retry-After``) — never queued without end;
+  (default: the CPUs the process may use). A request whose check cannot
+  start within ``RECTIFY_PASSWORD_CHECK_WAIT_SECONDS`` (default 1) of its
+  arrival (:data:`REQUEST_ARRIVED`) is refused with
+  :class:`~application.errors.PasswordChecksBusy` (HTTP 503 with
+  ``Retry-After``) — never queued without end;
 - **per client address**, at most ``RECTIFY_LOGIN_RATE_LIMIT`` attempts
   (default ``30/minute;300/hour``, in the notation of the ``limits`` library;
   ``off`` disables it), refused with
@@ -54,6 +55,11 @@ RATE_LIMIT_OFF = frozenset({"off", "none", "0"})
 
 CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("rectify_client_address", default=None)
 """The address of the client whose request is being served, set by the HTTP layer."""
+
+REQUEST_ARRIVED: ContextVar[float | None] = ContextVar("rectify_request_arrived", default=None)
+"""When (``time.monotonic()``) the request being served arrived, set by the HTTP layer:
+the wait for a check slot counts from then, so time spent queueing for a thread
+is not waited again."""
 
 
 def available_cpus() -> int:
@@ -131,7 +137,11 @@ class PasswordCheckSlots:
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold a slot for one check; PasswordChecksBusy if none frees in time."""
-        if not self._semaphore.acquire(timeout=self.wait_seconds):
+        arrived = REQUEST_ARRIVED.get()
+        wait = self.wait_seconds
+        if arrived is not None:
+            wait = max(0.0, arrived + self.wait_seconds - time.monotonic())
+        if not self._semaphore.acquire(timeout=wait):
             raise PasswordChecksBusy(retry_after=max(1, math.ceil(self.wait_seconds)))
         try:
             yield

@@ -8,11 +8,14 @@
   not on the pool that serves every other request: a burst of logins then
   queues behind the (few) password-check slots instead of taking every thread
   and leaving ``/health`` and the rest waiting. A queue longer than
-  :data:`QUEUED_LOGINS_PER_SLOT` per slot is refused at once (503).
+  :data:`QUEUED_LOGINS_PER_SLOT` per slot is refused at once (503), and a
+  login whose check could not start within the wait the settings allow from
+  its arrival is refused when its turn comes (503).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -20,21 +23,24 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application.errors import PasswordChecksBusy
-from infrastructure.login_limits import CLIENT_ADDRESS
+from infrastructure.login_limits import CLIENT_ADDRESS, REQUEST_ARRIVED
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from infrastructure.users import User, UserStore
 
-# Threads for logins: one per check slot, and as many again to count attempts
-# in the database while the others hash.
-LOGIN_THREADS_PER_SLOT = 2
-QUEUED_LOGINS_PER_SLOT = 16
+# Threads for logins: one per check slot, and more to count attempts in the
+# database (and refuse them at once, when the account is locked) while the
+# others hash. Queued logins cost no thread; a login that waited past its
+# budget is refused as soon as it gets one, so the queue drains quickly.
+LOGIN_THREADS_PER_SLOT = 4
+QUEUED_LOGINS_PER_SLOT = 64
 
 
 class ClientAddressMiddleware:
-    """Make the request's client address known to the password checks it leads to.
+    """Make the request's client address, and when it arrived, known to the
+    password checks it leads to.
 
     The address is the one uvicorn reports: behind a reverse proxy on the same
     machine, the ``X-Forwarded-For`` it sends (uvicorn trusts 127.0.0.1 by
@@ -46,11 +52,13 @@ class ClientAddressMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        token = CLIENT_ADDRESS.set(client[0] if client else None)
+        address = CLIENT_ADDRESS.set(client[0] if client else None)
+        arrived = REQUEST_ARRIVED.set(time.monotonic())
         try:
             await self.app(scope, receive, send)
         finally:
-            CLIENT_ADDRESS.reset(token)
+            REQUEST_ARRIVED.reset(arrived)
+            CLIENT_ADDRESS.reset(address)
 
 
 class LoginThreads:
