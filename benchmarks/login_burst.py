@@ -180,9 +180,11 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"load average {load[0]:.1f} at start"
     )
-    with tempfile.TemporaryDirectory() as directory, database(
-        args.backend, Path(directory)
-    ) as url, server(url, Path(directory)) as base:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        database(args.backend, Path(directory)) as url,
+        server(url, Path(directory)) as base,
+    ):
         ok, busy, seconds = asyncio.run(sustained_logins(base, args.clients, args.duration))
         print(
             f"sustained logins ({args.clients} clients, {seconds:.1f} s): "

@@ -102,11 +102,10 @@ class LoginLimitSettings:
             raise ValueError(
                 f"{CHECK_WAIT_VARIABLE} must be a number of seconds from 0 to 60, not {wait_text!r}"
             )
-        rate: str | None = rate_text or DEFAULT_RATE_LIMIT
+        rate = rate_text or DEFAULT_RATE_LIMIT
         if rate.lower() in RATE_LIMIT_OFF:
-            rate = None
-        else:
-            _parse_rate(rate)
+            return cls(password_checks=checks, check_wait_seconds=wait, rate_limit=None)
+        _parse_rate(rate)
         return cls(password_checks=checks, check_wait_seconds=wait, rate_limit=rate)
 
 
