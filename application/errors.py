@@ -67,3 +67,33 @@ class AccountLocked(ApplicationError):
         self.user_id = user_id
         self.until = until
         self.retry_after = retry_after
+
+
+class TooManyLoginAttempts(ApplicationError):
+    """Too many password attempts from one client address: none is checked for a while."""
+
+    rule = "too_many_login_attempts"
+
+    def __init__(self, address: str, limit: str, retry_after: int) -> None:
+        super().__init__(
+            f"too many password attempts from {address} (at most {limit}); "
+            f"try again in {retry_after} s"
+        )
+        self.address = address
+        self.retry_after = retry_after
+
+
+class PasswordChecksBusy(ApplicationError):
+    """Every password check this process may run at once is taken; try again shortly.
+
+    Nothing was checked, counted against the account or recorded.
+    """
+
+    rule = "password_checks_busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "the server is checking as many passwords as it can at once; "
+            f"nothing was checked, try again in {retry_after} s"
+        )
+        self.retry_after = retry_after

@@ -18,7 +18,10 @@ class PasswordChecker(Protocol):
     """Checks a user's password again, for an electronic signature.
 
     It may raise ``AccountLocked`` instead of answering, when too many wrong
-    passwords in a row have locked the account; nothing is signed then.
+    passwords in a row have locked the account, ``TooManyLoginAttempts`` when
+    the client's address has made too many attempts, or ``PasswordChecksBusy``
+    when the process is checking as many passwords as it may at once; nothing
+    is signed then.
     """
 
     def check_password(self, user_id: str, password: str) -> bool: ...

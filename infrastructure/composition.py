@@ -78,6 +78,7 @@ from infrastructure.side_tables import (
     postgres_conninfo,
 )
 from infrastructure.tokens import load_or_create_secret
+from infrastructure.login_limits import LoginLimits
 from infrastructure.users import InMemoryUserStore, SqlUserStore, UserStore, lockout_policy
 
 BackendKind = Literal["sqlite", "postgres", "popo"]
@@ -334,7 +335,7 @@ def user_store(
     side: SideDatabase | None, *, hasher: PasswordHasher | None = None, owns: bool = False
 ) -> UserStore:
     """The users beside the events, or in memory without a side database."""
-    policy = lockout_policy(os.environ)
+    policy = {**lockout_policy(os.environ), "limits": LoginLimits.from_environ(os.environ)}
     if side is None:
         return InMemoryUserStore(hasher, **policy)
     return SqlUserStore(side, hasher, owns_database=owns, **policy)

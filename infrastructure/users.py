@@ -5,11 +5,20 @@ events in the same database (SQLite file or PostgreSQL database) and is never
 written to the event log, so password hashes cannot end up in the audit trail.
 Passwords are hashed with Argon2id (``argon2-cffi``).
 
-Wrong passwords are counted per account, at login and when signing alike:
-``RECTIFY_LOGIN_MAX_FAILURES`` (default 5) in a row lock the account for
-``RECTIFY_LOGIN_LOCK_MINUTES`` (default 15), during which even the right
-password is refused with ``AccountLocked``. A right password clears the count;
-an operator can lift a lock (``rectify users unlock``) or set a new password.
+Password attempts are counted per account, at login and when signing alike,
+and counted *before* the password is checked: ``RECTIFY_LOGIN_MAX_FAILURES``
+(default 5) in a row lock the account for ``RECTIFY_LOGIN_LOCK_MINUTES``
+(default 15), during which every attempt, the right password too, is refused
+with ``AccountLocked`` without being checked. Because the count comes first,
+in one transaction shared by every process, guesses sent all at once get no
+more checks than guesses sent one after another: at most five per account per
+lock window. A right password clears the count; an operator can lift a lock
+(``rectify users unlock``) or set a new password. A user id nobody has (or a
+disabled account) is counted, locked and answered exactly like a real one,
+after a check against a dummy hash that takes as long: neither the answer nor
+its time tells which ids exist. Around every check the limits of
+:mod:`infrastructure.login_limits` apply as well (checks at once per process,
+attempts per client address).
 
 People leave: an account is disabled (``rectify users disable``), never
 deleted, because the log names it. A disabled account cannot log in or sign,
@@ -33,8 +42,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from application.errors import AccountLocked
+from application.errors import AccountLocked, PasswordChecksBusy
 from domain.values import Actor, Role
+from infrastructure.login_limits import LoginLimits
 from infrastructure.side_tables import Dialect, SideDatabase
 
 MIN_PASSWORD_LENGTH = 8
@@ -82,6 +92,39 @@ class _Row:
     password_hash: str
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """An attempt counted before its check: refused, or allowed (and maybe locking)."""
+
+    refused_until: float = 0.0
+    """When the lock that refused it ends; 0 if it may be checked."""
+    locks_until: float = 0.0
+    """The lock this attempt set, being the last one allowed; 0 if none."""
+
+
+def _next_attempt(
+    failures: int, locked_until: float, now: float, max_failures: int, lock_seconds: float
+) -> tuple[_Attempt, int, float]:
+    """The attempt, and the count and lock to store, after ``failures`` and a lock."""
+    if locked_until > now:
+        return _Attempt(refused_until=locked_until), failures, locked_until
+    if locked_until:
+        failures = 0  # a lock that has ended: the count starts afresh
+    failures += 1
+    if failures >= max_failures:
+        until = now + lock_seconds
+        return _Attempt(locks_until=until), failures, until
+    return _Attempt(), failures, 0.0
+
+
+def _refunded(failures: int, locked_until: float, attempt: _Attempt) -> tuple[int, float]:
+    """The count and lock after taking back ``attempt``."""
+    if attempt.locks_until and locked_until != attempt.locks_until:
+        # Another attempt has set a lock of its own since: keep it.
+        return failures, locked_until
+    return max(0, failures - 1), 0.0 if attempt.locks_until else locked_until
+
+
 class UserStore(ABC):
     """Accounts and their password hashes; satisfies ``application.ports.PasswordChecker``."""
 
@@ -92,6 +135,7 @@ class UserStore(ABC):
         max_failures: int = DEFAULT_MAX_FAILURES,
         lock_seconds: float = DEFAULT_LOCK_MINUTES * 60,
         now: Callable[[], float] = time.time,
+        limits: LoginLimits | None = None,
     ) -> None:
         if max_failures < 1 or lock_seconds < 0:
             raise ValueError("max_failures must be at least 1 and lock_seconds not negative")
@@ -99,6 +143,7 @@ class UserStore(ABC):
         self.max_failures = max_failures
         self.lock_seconds = lock_seconds
         self.now = now
+        self.limits = limits or LoginLimits.unlimited()
         # Checking a password for an unknown user costs the same as for a known
         # one, so response times do not tell which user ids exist.
         self._dummy_hash = self.hasher.hash("not a password of anyone")
@@ -198,36 +243,54 @@ class UserStore(ABC):
     def authenticate(self, user_id: str, password: str) -> User | None:
         """The user if ``password`` is theirs, else None.
 
-        Raises ``AccountLocked`` while the account is locked, and on the wrong
-        password that locks it.
+        In this order, so that a refusal costs no password check: the client
+        address's attempts are counted (``TooManyLoginAttempts``), then the
+        account's (``AccountLocked`` while it is locked); a slot to check in is
+        taken (``PasswordChecksBusy`` if none frees in time, and the attempt is
+        not held against the account). Then the password is checked; a right
+        one clears the account's count, and the wrong one that reached the
+        limit raises ``AccountLocked``.
         """
-        known_form = isinstance(user_id, str) and USER_ID_PATTERN.match(user_id)
-        row = self._select(user_id) if known_form else None
+        self.limits.count_attempt()
+        well_formed = isinstance(user_id, str) and USER_ID_PATTERN.match(user_id) is not None
+        attempt = self._begin_attempt(user_id) if well_formed else None
+        try:
+            with self.limits.slots.slot():
+                user = self._check(user_id if well_formed else None, password)
+        except PasswordChecksBusy:
+            if attempt is not None:
+                self._refund_attempt(user_id, attempt)
+            raise
+        if user is not None:
+            self._clear_failures(user.user_id)
+            return user
+        if attempt is not None and attempt.locks_until:
+            now = self.now()
+            raise self._locked(user_id, max(attempt.locks_until, now + 1), now)
+        return None
+
+    def _begin_attempt(self, user_id: str) -> _Attempt:
+        """Count the attempt before the check; AccountLocked if the account takes none now."""
+        now = self.now()
+        attempt = self._reserve_attempt(user_id, now)
+        if attempt.refused_until:
+            raise self._locked(user_id, attempt.refused_until, now)
+        return attempt
+
+    def _check(self, user_id: str | None, password: str) -> User | None:
+        """The password check itself: the same work whether the account exists or not."""
+        row = self._select(user_id) if user_id is not None else None
         if row is not None and not row.user.active:
             # As for an unknown user: the same answer, the same time taken.
             row = None
-        if row is None:
-            if isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH:
-                _verify(self.hasher, self._dummy_hash, password)
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
             return None
-        failures, locked_until = self._failures(user_id)
-        now = self.now()
-        if locked_until > now:
-            raise self._locked(user_id, locked_until, now)
-        if (
-            not isinstance(password, str)
-            or len(password) > MAX_PASSWORD_LENGTH
-            or not _verify(self.hasher, row.password_hash, password)
-        ):
-            locked_until = self._count_failure(user_id, now)
-            if locked_until > now:
-                raise self._locked(user_id, locked_until, now)
+        password_hash = row.password_hash if row is not None else self._dummy_hash
+        if not _verify(self.hasher, password_hash, password) or row is None:
             return None
-        if failures or locked_until:
-            self._clear_failures(user_id)
         if self.hasher.check_needs_rehash(row.password_hash):
             # The hashing cost was raised since this password was set.
-            self._update_hash(user_id, self.hasher.hash(password))
+            self._update_hash(row.user.user_id, self.hasher.hash(password))
         return row.user
 
     def close(self) -> None:  # noqa: B027 - an optional hook; most stores hold nothing
@@ -256,10 +319,16 @@ class UserStore(ABC):
         """Wrong passwords in a row, and the time (epoch seconds) a lock ends, or 0."""
 
     @abstractmethod
-    def _count_failure(self, user_id: str, now: float) -> float:
-        """Count one more wrong password, atomically; when that makes
-        ``max_failures``, lock the account and start counting afresh. Return
-        the time the lock ends, or 0."""
+    def _reserve_attempt(self, user_id: str, now: float) -> _Attempt:
+        """Atomically, across processes: refuse while a lock lasts; else count one
+        more attempt (a lock that has ended starts the count afresh) and, when
+        that makes ``max_failures``, lock the account from now on — the check
+        that follows lifts it again if the password is right."""
+
+    @abstractmethod
+    def _refund_attempt(self, user_id: str, attempt: _Attempt) -> None:
+        """Take back an attempt that was counted but never checked, and the lock it
+        set, unless a later attempt has locked the account since."""
 
     @abstractmethod
     def _clear_failures(self, user_id: str) -> None:
@@ -296,14 +365,19 @@ class InMemoryUserStore(UserStore):
         with self._lock:
             return self._failed.get(user_id, (0, 0.0))
 
-    def _count_failure(self, user_id: str, now: float) -> float:
+    def _reserve_attempt(self, user_id: str, now: float) -> _Attempt:
         with self._lock:
-            failures = self._failed.get(user_id, (0, 0.0))[0] + 1
-            if failures >= self.max_failures:
-                self._failed[user_id] = (0, now + self.lock_seconds)
-                return now + self.lock_seconds
-            self._failed[user_id] = (failures, 0.0)
-            return 0.0
+            failures, locked_until = self._failed.get(user_id, (0, 0.0))
+            attempt, failures, locked_until = _next_attempt(
+                failures, locked_until, now, self.max_failures, self.lock_seconds
+            )
+            self._failed[user_id] = (failures, locked_until)
+            return attempt
+
+    def _refund_attempt(self, user_id: str, attempt: _Attempt) -> None:
+        with self._lock:
+            if user_id in self._failed:
+                self._failed[user_id] = _refunded(*self._failed[user_id], attempt)
 
     def _clear_failures(self, user_id: str) -> None:
         with self._lock:
@@ -485,30 +559,45 @@ class SqlUserStore(UserStore):
         )
         return (int(rows[0][0]), float(rows[0][1])) if rows else (0, 0.0)
 
-    def _count_failure(self, user_id: str, now: float) -> float:
-        # One transaction, and the upsert takes the row's lock, so wrong
-        # passwords sent at once from several processes are all counted.
+    def _locked_failures_row(self, tx: Any, user_id: str) -> tuple[int, float]:
+        """The account's count and lock, its row locked until the transaction ends."""
+        # Inserted first, so there is a row to lock even for a first attempt;
+        # SQLite's BEGIN IMMEDIATE has already serialised the writers.
+        tx.execute(
+            "INSERT INTO rectify_login_failures (user_id, failures, locked_until)"
+            " VALUES (?, 0, 0) ON CONFLICT (user_id) DO NOTHING",
+            (user_id,),
+        )
+        lock = " FOR UPDATE" if self.database.dialect == "postgres" else ""
+        failures, locked_until = tx.execute(
+            "SELECT failures, locked_until FROM rectify_login_failures WHERE user_id = ?" + lock,
+            (user_id,),
+        )[0]
+        return int(failures), float(locked_until)
+
+    def _reserve_attempt(self, user_id: str, now: float) -> _Attempt:
+        # One transaction holding the row's lock: attempts sent at once from
+        # several processes are counted one after another, none twice.
         with self.database.transaction() as tx:
-            tx.execute(
-                "INSERT INTO rectify_login_failures (user_id, failures, locked_until)"
-                " VALUES (?, 1, 0) ON CONFLICT (user_id) DO UPDATE"
-                " SET failures = rectify_login_failures.failures + 1",
-                (user_id,),
+            attempt, failures, locked_until = _next_attempt(
+                *self._locked_failures_row(tx, user_id), now, self.max_failures, self.lock_seconds
             )
-            failures = int(
+            if not attempt.refused_until:
                 tx.execute(
-                    "SELECT failures FROM rectify_login_failures WHERE user_id = ?", (user_id,)
-                )[0][0]
-            )
-            if failures < self.max_failures:
-                return 0.0
-            until = now + self.lock_seconds
+                    "UPDATE rectify_login_failures SET failures = ?, locked_until = ?"
+                    " WHERE user_id = ?",
+                    (failures, locked_until, user_id),
+                )
+            return attempt
+
+    def _refund_attempt(self, user_id: str, attempt: _Attempt) -> None:
+        with self.database.transaction() as tx:
+            failures, locked_until = _refunded(*self._locked_failures_row(tx, user_id), attempt)
             tx.execute(
-                "UPDATE rectify_login_failures SET failures = 0, locked_until = ?"
+                "UPDATE rectify_login_failures SET failures = ?, locked_until = ?"
                 " WHERE user_id = ?",
-                (until, user_id),
+                (failures, locked_until, user_id),
             )
-            return until
 
     def _clear_failures(self, user_id: str) -> None:
         self.database.execute("DELETE FROM rectify_login_failures WHERE user_id = ?", (user_id,))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import typer
 
 from infrastructure.idempotency import purge_settings
+from infrastructure.login_limits import LoginLimitSettings
 from infrastructure.persistence import DATABASE_URL_VARIABLE
 from infrastructure.users import lockout_policy
 from interfaces.cli.demo import (
@@ -73,6 +74,7 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
         # Read here too, so a malformed setting stops the start with its own
         # message rather than a worker's traceback.
         lockout_policy(os.environ)
+        LoginLimitSettings.from_environ(os.environ)
         purge_settings(lambda key: os.environ.get(f"RECTIFY_{key}") or os.environ.get(key))
     except ValueError as error:
         raise fail(str(error)) from None

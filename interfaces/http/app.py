@@ -56,6 +56,7 @@ from interfaces.http.middleware import (
     NulGuardMiddleware,
     WriteGuardMiddleware,
 )
+from interfaces.http.password_checks import ClientAddressMiddleware, install_login_threads
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from interfaces.http.routers import audit as audit_routes
 from interfaces.http.routers import (
@@ -219,6 +220,7 @@ def create_app(
     app.state.auth = Authenticator(tokens, services.users)
     app.state.commands = Commands(services.app, services.users, evidence)
     app.state.closers = [services.close]
+    install_login_threads(app, services.users)
 
     install_problem_handlers(app)
     for module in (
@@ -245,6 +247,8 @@ def create_app(
     app.add_middleware(WriteGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NulGuardMiddleware)
+    # Outermost: every password check a request leads to knows who asks.
+    app.add_middleware(ClientAddressMiddleware)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

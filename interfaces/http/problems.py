@@ -31,8 +31,10 @@ from application.errors import (
     ApplicationError,
     ConcurrencyConflict,
     NotFound,
+    PasswordChecksBusy,
     SignatureRejected,
     StaleVersion,
+    TooManyLoginAttempts,
 )
 from domain.errors import DomainError, IllegalTransition, InvalidCommand, NotPermitted
 from infrastructure.evidence import EvidenceAltered
@@ -145,8 +147,10 @@ def status_of_application_error(error: ApplicationError) -> int:
         return 409
     if isinstance(error, SignatureRejected):
         return 403
-    if isinstance(error, AccountLocked):
+    if isinstance(error, AccountLocked | TooManyLoginAttempts):
         return 429
+    if isinstance(error, PasswordChecksBusy):
+        return 503
     return 422
 
 
@@ -161,7 +165,7 @@ async def _application_error(_: Request, error: Exception) -> JSONResponse:
     if isinstance(error, StaleVersion):
         # The current version, so the client can see how far behind it was.
         headers = {"ETag": f'"{error.actual}"'}
-    elif isinstance(error, AccountLocked):
+    elif isinstance(error, AccountLocked | TooManyLoginAttempts | PasswordChecksBusy):
         headers = {"Retry-After": str(error.retry_after)}
     return problem_response(
         status_of_application_error(error), error.message, rule=error.rule, headers=headers
@@ -282,5 +286,9 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "The request's values break a rule; `rule` or `errors` names it.",
     428: "`If-Match` is required on this change.",
-    429: "Too many wrong passwords in a row: the account is locked; see `Retry-After`.",
+    429: "Too many wrong passwords in a row (the account is locked: rule `account_locked`), "
+    "or too many password attempts from the client's address (`too_many_login_attempts`); "
+    "nothing was checked or recorded; see `Retry-After`.",
+    503: "The server is checking as many passwords as it may at once (rule "
+    "`password_checks_busy`); nothing was checked or recorded; see `Retry-After`.",
 }

@@ -231,3 +231,15 @@ def test_rectify_serve_starts_several_workers_on_a_fresh_postgres_database(
     assert output.count("Booting worker") == 2, output
     assert "uvicorn_worker.UvicornWorker" in output
     assert "Traceback" not in output, output
+
+
+def test_serve_refuses_a_malformed_login_limit_before_starting(
+    sqlite_url: str, uvicorn_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECTIFY_LOGIN_RATE_LIMIT", "as many as you like")
+
+    result = runner.invoke(cli, ["serve", "--database-url", sqlite_url])
+
+    assert result.exit_code != 0
+    assert "RECTIFY_LOGIN_RATE_LIMIT" in result.output
+    assert uvicorn_calls == []

@@ -70,9 +70,17 @@ def test_a_right_password_clears_the_count(api: Api, users_clock: Clock) -> None
     assert log_in(api, PASSWORDS["taobiaoyin"]).status_code == 200
 
 
-def test_a_user_id_nobody_has_is_never_locked(api: Api, users_clock: Clock) -> None:
-    for _ in range(8):
-        problem(log_in(api, "wrong-password", user_id="nobody"), 401, "invalid_credentials")
+def test_a_user_id_nobody_has_is_counted_and_locked_like_a_real_one(
+    api: Api, users_clock: Clock
+) -> None:
+    """Were an unknown id never locked, the sixth answer would tell it exists not."""
+
+    def answers(user_id: str) -> list[tuple[int, str, str | None]]:
+        responses = [log_in(api, "wrong-password", user_id=user_id) for _ in range(7)]
+        return [(r.status_code, r.json()["rule"], r.headers.get("Retry-After")) for r in responses]
+
+    assert answers("nobody") == answers("taobiaoyin")
+    assert [status for status, _, _ in answers("nobody-either")] == [401] * 4 + [429] * 3
 
 
 def test_one_locked_account_leaves_the_others_alone(api: Api, users_clock: Clock) -> None:

@@ -14,8 +14,10 @@ from interfaces.http.security import TOKEN_PATH, current_user
 router = APIRouter(tags=["users"])
 
 
-@router.post(TOKEN_PATH, response_model=TokenView, responses=problem_responses(401, 413, 422, 429))
-def log_in(
+@router.post(
+    TOKEN_PATH, response_model=TokenView, responses=problem_responses(401, 413, 422, 429, 503)
+)
+async def log_in(
     request: Request,
     username: Annotated[str, Form(max_length=64, description="The user id.")],
     password: Annotated[str, Form(max_length=1024, json_schema_extra={"format": "password"})],
@@ -27,9 +29,17 @@ def log_in(
     password is 401 (rule `invalid_credentials`), the same for both. Five wrong
     passwords in a row (`RECTIFY_LOGIN_MAX_FAILURES`) lock the account for 15
     minutes (`RECTIFY_LOGIN_LOCK_MINUTES`): 429 (rule `account_locked`) with
-    `Retry-After`, even for the right password.
+    `Retry-After`, even for the right password; attempts are counted before the
+    password is checked, so guesses sent at once get no more checks. Too many
+    attempts from one client address (`RECTIFY_LOGIN_RATE_LIMIT`, default 30 a
+    minute and 300 an hour) are 429 (rule `too_many_login_attempts`); when the
+    server is already checking as many passwords as it may at once, 503 (rule
+    `password_checks_busy`). Both carry `Retry-After` and check nothing.
     """
-    user = request.app.state.users.authenticate(username, password)
+    # On threads of its own, so a burst of logins leaves the others' pool alone.
+    user = await request.app.state.login_threads.authenticate(
+        request.app.state.users, username, password
+    )
     if user is None:
         raise ProblemError(
             401,

@@ -22,7 +22,7 @@ from interfaces.http.security import ALL_ROLES, INSPECTING_ROLES, require_roles
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 CREATE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 422)
 CHANGE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428)
-SIGNED_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428, 429)
+SIGNED_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428, 429, 503)
 """A signed change re-enters a password, so it can also meet a locked account."""
 
 Inspecting = Annotated[User, Depends(require_roles(*INSPECTING_ROLES))]
