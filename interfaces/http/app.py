@@ -53,6 +53,7 @@ from infrastructure.users import UserStore, create_user_store
 from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
+    DatabaseUnavailableMiddleware,
     IdempotencyMiddleware,
     NulGuardMiddleware,
     WriteGuardMiddleware,
@@ -233,6 +234,8 @@ def create_app(
     app.add_middleware(WriteGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NulGuardMiddleware)
+    # Outermost: a database that cannot be reached is a 503, wherever found.
+    app.add_middleware(DatabaseUnavailableMiddleware)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -30,6 +30,7 @@ from uuid import UUID
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from application.ports import MAX_POSITION
@@ -38,6 +39,7 @@ from domain.hazard import HazardStatus
 from infrastructure.projections.host import EXTERNAL, ReadModelHost, projections_mode
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
+from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import MAX_OFFSET, Anyone
 
@@ -511,9 +513,48 @@ def dashboard(
     return Dashboard.model_validate(host.queries.dashboard(today=host.app.today(), region=region))
 
 
-@router.get("/health", response_model=Health)
+class Liveness(BaseModel):
+    status: str = Field(examples=["alive"])
+
+
+class DatabaseDown(BaseModel):
+    status: str = Field(examples=["down"])
+    database: str = Field(examples=["unreachable"])
+    detail: str
+
+
+@router.get("/health/live", response_model=Liveness)
+def liveness() -> Liveness:
+    """The process answers: no database is asked, so a supervisor restarts only a
+    process that is stuck, not every process while the database is away."""
+    return Liveness(status="alive")
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": DatabaseDown, "description": "The database cannot be reached."}},
+)
 def health(host: Host) -> Any:
-    """Each read model's position and lag behind the event log; no login needed."""
+    """Each read model's position and lag behind the event log; no login needed.
+    503 (``status: down``) within about a second when the database cannot be reached."""
+    try:
+        return _health(host)
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            content=DatabaseDown(
+                status="down",
+                database="unreachable",
+                detail=f"the database cannot be reached: {type(error).__name__}",
+            ).model_dump(),
+        )
+
+
+def _health(host: ReadModelHost) -> Health:
     states = host.health()
     head = host.head()
     failed = any(s.error and host.runners.get(s.name) and not s.running for s in states)
