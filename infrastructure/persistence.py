@@ -190,9 +190,6 @@ def _postgres_environment(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(options["pool_size"]),
         "POSTGRES_MAX_OVERFLOW": str(options["max_overflow"]),
         "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_SECONDS),
-        # A pooled connection is checked before use: after the server restarts,
-        # the first request on each stale connection would otherwise fail.
-        "POSTGRES_PRE_PING": "yes",
         "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
     }
 

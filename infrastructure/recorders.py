@@ -42,6 +42,7 @@ from infrastructure.idempotency import (
     is_key_conflict,
     pending_key,
 )
+from infrastructure.side_tables import sweeping_check
 
 # A restarted server closes every pooled connection; replacing one takes a
 # moment, an outage does not end within it.
@@ -149,6 +150,11 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged = {}
+        # The datastore's pool serves the read models too. The library sets no
+        # check (or psycopg's, with POSTGRES_PRE_PING), which after a restart
+        # hands out dead connections one failure at a time.
+        pool = self.datastore.pool
+        pool._check = sweeping_check(pool)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

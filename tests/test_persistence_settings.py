@@ -120,7 +120,6 @@ def test_postgres_url_with_everything() -> None:
         "POSTGRES_POOL_SIZE": "20",
         "POSTGRES_MAX_OVERFLOW": "40",
         "POSTGRES_CONNECT_TIMEOUT": "1",
-        "POSTGRES_PRE_PING": "yes",
         "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:KeyedPostgresApplicationRecorder",
     }
 
