@@ -30,7 +30,7 @@ from interfaces.cli.options import backend_of, fail, shown
 # The same factory an operator would give ``uvicorn --factory`` or gunicorn.
 HTTP_FACTORY = "interfaces.http.app:create_app_from_env"
 # uvicorn's worker, with the bounds on clients of interfaces.http.server.
-GUNICORN_WORKER_CLASS = "interfaces.http.server:RectifyUvicornWorker"
+GUNICORN_WORKER_CLASS = "interfaces.http.server.RectifyUvicornWorker"
 
 
 def base_url(host: str, port: int) -> str:
