@@ -42,7 +42,7 @@ from infrastructure.idempotency import (
     is_key_conflict,
     pending_key,
 )
-from infrastructure.side_tables import sweeping_check
+from infrastructure.side_tables import RECONNECT_GIVE_UP_SECONDS, sweeping_check
 
 # A restarted server closes every pooled connection; replacing one takes a
 # moment, an outage does not end within it.
@@ -152,9 +152,11 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
         self._staged = {}
         # The datastore's pool serves the read models too. The library sets no
         # check (or psycopg's, with POSTGRES_PRE_PING), which after a restart
-        # hands out dead connections one failure at a time.
+        # hands out dead connections one failure at a time, and keeps psycopg's
+        # five minutes of reconnection back-off (see side_tables).
         pool = self.datastore.pool
-        pool._check = sweeping_check(pool)
+        pool._check = sweeping_check(pool)  # the pool takes a check only when made
+        pool.reconnect_timeout = RECONNECT_GIVE_UP_SECONDS
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
