@@ -95,7 +95,7 @@ class Commands:
         if result is None:
             # Nothing recorded for the addressed record (no use case does that
             # today); its stored version is then the right one to report.
-            version = self.rectify.repository.get(aggregate_id).version
+            version: int = self.rectify.repository.get(aggregate_id).version
             result = CommandResult(
                 kind=kind,
                 id=aggregate_id,
@@ -154,7 +154,7 @@ def recorded_events(recordings: Sequence[Recording[UUID]]) -> list[RecordedEvent
     """What a command's saves recorded, as the event store reports it while committing."""
     return [
         RecordedEvent(
-            originator_id=r.notification.originator_id,
+            originator_id=UUID(str(r.notification.originator_id)),
             originator_version=r.notification.originator_version,
             topic=r.notification.topic,
             position=r.notification.id,
