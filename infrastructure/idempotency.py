@@ -5,10 +5,22 @@ request: the method and path, and a hash of the body. The table
 ``rectify_idempotency`` sits beside the events in the same database, so keys
 survive a restart and are shared by every API process.
 
-A request claims its key by inserting a *pending* row; the primary key lets
-only one of several concurrent retries in. When the response is known the row
-becomes *done* and keeps the status, headers and body to replay. A pending row
-whose process died is taken over after :data:`PENDING_LEASE_SECONDS`.
+**Exactly once.** A command's answer is written in the *same transaction* as
+its events: while a keyed request runs, :data:`pending_key` names it, and the
+event store's recorder (:mod:`infrastructure.recorders`) inserts the key's row
+beside the events it commits. So whatever dies when — the process a
+millisecond after the commit, the database before the answer reached the
+client — a retry finds either the answer (the command committed: replay it) or
+nothing (it did not: run it now). No row is ever left "pending", so no retry
+waits behind an attempt that died.
+
+Two attempts of one key racing in different processes cannot both commit: the
+second's insert of the key's row fails on the primary key, which rolls back its
+events too (:class:`KeyAlreadyAnswered`), and it answers the first's response.
+Within one process the HTTP layer serialises attempts of one key.
+
+A keyed request that commits no events (the in-memory store, which has no
+transactions) keeps its answer afterwards with :meth:`IdempotencyStore.keep`.
 """
 
 from __future__ import annotations
@@ -17,15 +29,14 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
 
 from infrastructure.side_tables import Dialect, SideDatabase
-
-# Longer than any command takes; a pending row older than this was left by a
-# process that died mid-request, and the key is free again.
-PENDING_LEASE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -41,18 +52,16 @@ class Claim(StrEnum):
     """What :meth:`IdempotencyStore.begin` found."""
 
     STARTED = "started"
-    """The key is new (or its lease expired): run the request, then complete or abandon."""
+    """The key has no answer: run the request."""
     REPLAY = "replay"
     """The same request was answered before: replay ``response``."""
     MISMATCH = "mismatch"
     """The key was used for another request (path or body)."""
-    IN_PROGRESS = "in_progress"
-    """The same request is running now under this key."""
 
 
 @dataclass(frozen=True)
 class Begun:
-    """The result of claiming a key."""
+    """The result of looking a key up."""
 
     claim: Claim
     response: StoredResponse | None = None
@@ -60,43 +69,162 @@ class Begun:
     """For a mismatch: the request the key was first used for."""
 
 
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What the event store knows of one event it is committing: enough to answer."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    position: int
+
+
+@dataclass
+class PendingKey:
+    """A keyed request now running, for the recorder to answer in the events' transaction.
+
+    The HTTP layer sets it (:data:`pending_key`) before running the request; the
+    endpoint sets :attr:`answer`, which turns the events a command records into
+    its response; the recorder calls it inside the transaction and writes the
+    row. :attr:`stored` says the answer was committed with the events.
+    """
+
+    user_id: str
+    key: str
+    method_path: str
+    request_hash: str
+    with_events: bool = True
+    """Whether the store reads answers from the events' database (not in memory)."""
+    answer: Callable[[Sequence[RecordedEvent]], StoredResponse | None] | None = None
+    recorded: list[RecordedEvent] = field(default_factory=list)
+    stored: bool = False
+
+    def statements(
+        self, recorded_now: Sequence[RecordedEvent], now: float
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """The SQL (``?`` placeholders) that writes this key's answer with ``recorded_now``.
+
+        Empty when there is nothing to answer from (no ``answer`` set, or it
+        gave none): the request then keeps its answer afterwards, as before.
+        On a second save by the same request the row is brought up to date.
+        """
+        if self.answer is None or not self.with_events:
+            return []
+        response = self.answer([*self.recorded, *recorded_now])
+        if response is None:
+            return []
+        values = (
+            response.status,
+            json.dumps(response.headers),
+            response.body,
+        )
+        if self.stored:
+            return [
+                (
+                    "UPDATE rectify_idempotency SET status = ?, headers = ?, body = ?"
+                    " WHERE user_id = ? AND idempotency_key = ?",
+                    (*values, self.user_id, self.key),
+                )
+            ]
+        return [
+            # A row left "pending" by an earlier version of the service
+            # answers nothing; it must not block the key.
+            (
+                "DELETE FROM rectify_idempotency"
+                " WHERE user_id = ? AND idempotency_key = ? AND state = ?",
+                (self.user_id, self.key, _PENDING),
+            ),
+            # No ON CONFLICT: another attempt's committed answer must make this
+            # transaction fail, and take its events with it.
+            (
+                "INSERT INTO rectify_idempotency (user_id, idempotency_key, method_path,"
+                " request_hash, state, status, headers, body, created_at, completed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.user_id,
+                    self.key,
+                    self.method_path,
+                    self.request_hash,
+                    _DONE,
+                    *values,
+                    now,
+                    now,
+                ),
+            ),
+        ]
+
+    def committed(self, recorded_now: Sequence[RecordedEvent], *, stored: bool) -> None:
+        """The events' transaction committed (with the key's answer if ``stored``)."""
+        self.recorded.extend(recorded_now)
+        self.stored = self.stored or stored
+
+
+pending_key: ContextVar[PendingKey | None] = ContextVar("rectify_pending_key", default=None)
+"""The keyed request the current thread (or task) is running, if any."""
+
+
+class KeyAlreadyAnswered(Exception):
+    """Another attempt of the same keyed request committed first; this one recorded nothing."""
+
+    def __init__(self, user_id: str, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} of {user_id} was answered by another attempt")
+        self.user_id = user_id
+        self.key = key
+
+
+IDEMPOTENCY_TABLE = "rectify_idempotency"
+
+
+def is_key_conflict(error: BaseException | None) -> bool:
+    """Whether a database error is the key's row colliding with another attempt's."""
+    seen = 0
+    while error is not None and seen < 5:
+        diag = getattr(error, "diag", None)
+        if diag is not None and getattr(diag, "table_name", None) == IDEMPOTENCY_TABLE:
+            return True
+        if f"{IDEMPOTENCY_TABLE}." in str(error) and "UNIQUE" in str(error).upper():
+            return True
+        error = error.__cause__
+        seen += 1
+    return False
+
+
 @dataclass
 class _Record:
     method_path: str
     request_hash: str
     created_at: float
-    response: StoredResponse | None = None
+    response: StoredResponse
 
 
 class IdempotencyStore(ABC):
     """Remembers keyed requests per user and their first responses."""
 
+    answers_with_events = False
+    """Whether the event store writes answers beside the events it commits (see above)."""
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
     def begin(self, user_id: str, key: str, method_path: str, request_hash: str) -> Begun:
-        """Claim ``key`` for this request, or say why it cannot be run."""
-        now = self._clock()
-        record = self._claim(user_id, key, _Record(method_path, request_hash, now))
+        """Look ``key`` up for this request: run it, replay it, or refuse it."""
+        record = self._find(user_id, key)
         if record is None:
             return Begun(Claim.STARTED)
         if (record.method_path, record.request_hash) != (method_path, request_hash):
             return Begun(Claim.MISMATCH, method_path=record.method_path)
-        if record.response is not None:
-            return Begun(Claim.REPLAY, response=record.response)
-        if now - record.created_at > PENDING_LEASE_SECONDS and self._take_over(
-            user_id, key, record.created_at, now
-        ):
-            return Begun(Claim.STARTED)
-        return Begun(Claim.IN_PROGRESS)
+        return Begun(Claim.REPLAY, response=record.response)
 
-    @abstractmethod
-    def complete(self, user_id: str, key: str, response: StoredResponse) -> None:
-        """Keep the response of a started request, for its retries."""
-
-    @abstractmethod
-    def abandon(self, user_id: str, key: str) -> None:
-        """Free the key of a started request whose response is not to be kept."""
+    def keep(
+        self,
+        user_id: str,
+        key: str,
+        method_path: str,
+        request_hash: str,
+        response: StoredResponse,
+    ) -> None:
+        """Keep the answer of a request that committed it with no events; the first kept wins."""
+        self._insert(user_id, key, _Record(method_path, request_hash, self._clock(), response))
 
     @abstractmethod
     def purge(self, older_than_seconds: float) -> int:
@@ -106,12 +234,12 @@ class IdempotencyStore(ABC):
         """Release connections, if any."""
 
     @abstractmethod
-    def _claim(self, user_id: str, key: str, record: _Record) -> _Record | None:
-        """Insert ``record`` as pending, or return the record already there."""
+    def _find(self, user_id: str, key: str) -> _Record | None:
+        """The answered record of ``key``, if any."""
 
     @abstractmethod
-    def _take_over(self, user_id: str, key: str, created_at: float, now: float) -> bool:
-        """Restart the lease of a pending record still created at ``created_at``."""
+    def _insert(self, user_id: str, key: str, record: _Record) -> None:
+        """Insert ``record`` unless the key is answered already."""
 
 
 class InMemoryIdempotencyStore(IdempotencyStore):
@@ -122,41 +250,18 @@ class InMemoryIdempotencyStore(IdempotencyStore):
         self._records: dict[tuple[str, str], _Record] = {}
         self._lock = threading.Lock()
 
-    def _claim(self, user_id: str, key: str, record: _Record) -> _Record | None:
+    def _find(self, user_id: str, key: str) -> _Record | None:
         with self._lock:
-            existing = self._records.get((user_id, key))
-            if existing is None:
-                self._records[(user_id, key)] = record
-            return existing
+            return self._records.get((user_id, key))
 
-    def _take_over(self, user_id: str, key: str, created_at: float, now: float) -> bool:
+    def _insert(self, user_id: str, key: str, record: _Record) -> None:
         with self._lock:
-            record = self._records.get((user_id, key))
-            if record is None or record.response is not None or record.created_at != created_at:
-                return False
-            record.created_at = now
-            return True
-
-    def complete(self, user_id: str, key: str, response: StoredResponse) -> None:
-        with self._lock:
-            record = self._records.get((user_id, key))
-            if record is not None:
-                record.response = response
-
-    def abandon(self, user_id: str, key: str) -> None:
-        with self._lock:
-            record = self._records.get((user_id, key))
-            if record is not None and record.response is None:
-                del self._records[(user_id, key)]
+            self._records.setdefault((user_id, key), record)
 
     def purge(self, older_than_seconds: float) -> int:
         cutoff = self._clock() - older_than_seconds
         with self._lock:
-            old = [
-                k
-                for k, r in self._records.items()
-                if r.response is not None and r.created_at < cutoff
-            ]
+            old = [k for k, r in self._records.items() if r.created_at < cutoff]
             for k in old:
                 del self._records[k]
             return len(old)
@@ -193,12 +298,16 @@ IDEMPOTENCY_DDL: dict[Dialect, list[str]] = {
     ],
 }
 
+# Rows are written answered ("done"); "pending" rows exist only in databases an
+# earlier version of the service wrote, and are treated as absent.
 _PENDING = "pending"
 _DONE = "done"
 
 
 class SqlIdempotencyStore(IdempotencyStore):
     """Keys in the table ``rectify_idempotency`` of the events' database."""
+
+    answers_with_events = True
 
     def __init__(
         self,
@@ -212,77 +321,54 @@ class SqlIdempotencyStore(IdempotencyStore):
         self._owns_database = owns_database
         database.ensure_tables(IDEMPOTENCY_DDL)
 
-    def _claim(self, user_id: str, key: str, record: _Record) -> _Record | None:
+    def _find(self, user_id: str, key: str) -> _Record | None:
+        rows = self.database.execute(
+            "SELECT method_path, request_hash, status, headers, body, created_at"
+            " FROM rectify_idempotency WHERE user_id = ? AND idempotency_key = ? AND state = ?",
+            (user_id, key, _DONE),
+            write=False,
+        )
+        if not rows:
+            return None
+        method_path, request_hash, status, headers, body, created_at = rows[0]
+        response = StoredResponse(
+            status=int(status),
+            headers=[(str(n), str(v)) for n, v in json.loads(headers)],
+            body=bytes(body),
+        )
+        return _Record(str(method_path), str(request_hash), float(created_at), response)
+
+    def _insert(self, user_id: str, key: str, record: _Record) -> None:
         with self.database.transaction() as tx:
-            # On PostgreSQL a concurrent insert of the same key waits here until
-            # the other transaction commits, then finds its row.
             tx.execute(
-                "INSERT INTO rectify_idempotency"
-                " (user_id, idempotency_key, method_path, request_hash, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+                "DELETE FROM rectify_idempotency"
+                " WHERE user_id = ? AND idempotency_key = ? AND state = ?",
+                (user_id, key, _PENDING),
+            )
+            tx.execute(
+                "INSERT INTO rectify_idempotency (user_id, idempotency_key, method_path,"
+                " request_hash, state, status, headers, body, created_at, completed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id, idempotency_key) DO NOTHING",
                 (
                     user_id,
                     key,
                     record.method_path,
                     record.request_hash,
-                    _PENDING,
+                    _DONE,
+                    record.response.status,
+                    json.dumps(record.response.headers),
+                    record.response.body,
+                    record.created_at,
                     record.created_at,
                 ),
             )
-            if tx.rowcount() == 1:
-                return None
-            rows = tx.execute(
-                "SELECT method_path, request_hash, state, status, headers, body, created_at"
-                " FROM rectify_idempotency WHERE user_id = ? AND idempotency_key = ?",
-                (user_id, key),
-            )
-        method_path, request_hash, state, status, headers, body, created_at = rows[0]
-        response = None
-        if state == _DONE:
-            response = StoredResponse(
-                status=int(status),
-                headers=[(str(n), str(v)) for n, v in json.loads(headers)],
-                body=bytes(body),
-            )
-        return _Record(method_path, request_hash, float(created_at), response)
-
-    def _take_over(self, user_id: str, key: str, created_at: float, now: float) -> bool:
-        with self.database.transaction() as tx:
-            tx.execute(
-                "UPDATE rectify_idempotency SET created_at = ?"
-                " WHERE user_id = ? AND idempotency_key = ? AND state = ? AND created_at = ?",
-                (now, user_id, key, _PENDING, created_at),
-            )
-            return tx.rowcount() == 1
-
-    def complete(self, user_id: str, key: str, response: StoredResponse) -> None:
-        self.database.execute(
-            "UPDATE rectify_idempotency"
-            " SET state = ?, status = ?, headers = ?, body = ?, completed_at = ?"
-            " WHERE user_id = ? AND idempotency_key = ?",
-            (
-                _DONE,
-                response.status,
-                json.dumps(response.headers),
-                response.body,
-                self._clock(),
-                user_id,
-                key,
-            ),
-        )
-
-    def abandon(self, user_id: str, key: str) -> None:
-        self.database.execute(
-            "DELETE FROM rectify_idempotency"
-            " WHERE user_id = ? AND idempotency_key = ? AND state = ?",
-            (user_id, key, _PENDING),
-        )
 
     def purge(self, older_than_seconds: float) -> int:
         with self.database.transaction() as tx:
             tx.execute(
-                "DELETE FROM rectify_idempotency WHERE state = ? AND created_at < ?",
-                (_DONE, self._clock() - older_than_seconds),
+                "DELETE FROM rectify_idempotency WHERE created_at < ?",
+                (self._clock() - older_than_seconds,),
             )
             return tx.rowcount()
 

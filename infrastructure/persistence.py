@@ -41,9 +41,17 @@ POSTGRES_DEFAULT_PORT = 5432
 POSTGRES_DEFAULT_POOL_SIZE = 5
 POSTGRES_DEFAULT_MAX_OVERFLOW = 10
 # eventsourcing uses this as the pool's wait for a free connection, not only as
-# the connect timeout; a short wait turns pool exhaustion into a quick error
-# instead of a hung request.
-POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# the connect timeout; a short wait turns pool exhaustion, or a database that
+# is down, into a quick error (503) instead of a hung request. The HTTP layer
+# keeps its threads below the pool's size, so a request waits only when the
+# database is away.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 1
+
+# The event store's recorders (see infrastructure.recorders): an Idempotency-Key's
+# answer committed with the events, and retries bounded in time. Named by topic,
+# as eventsourcing takes them.
+SQLITE_RECORDER_TOPIC = "infrastructure.recorders:KeyedSQLiteApplicationRecorder"
+POSTGRES_RECORDER_TOPIC = "infrastructure.recorders:KeyedPostgresApplicationRecorder"
 
 SQLITE_SCHEMES = frozenset({"sqlite"})
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
@@ -133,6 +141,7 @@ def _sqlite_file_environment(path: Path) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(absolute),
         "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
+        "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,
     }
 
 
@@ -141,6 +150,7 @@ def _sqlite_memory_environment() -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": SQLITE_MEMORY_DBNAME,
         "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
+        "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,
     }
 
 
@@ -180,6 +190,7 @@ def _postgres_environment(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(options["pool_size"]),
         "POSTGRES_MAX_OVERFLOW": str(options["max_overflow"]),
         "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_CONNECT_TIMEOUT_SECONDS),
+        "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
     }
 
 

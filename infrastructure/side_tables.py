@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -25,7 +25,9 @@ Dialect = Literal["sqlite", "postgres"]
 # so a few connections per process are enough, while the event store keeps its
 # own larger pool for the commands themselves.
 POSTGRES_SIDE_POOL_SIZE = 4
-POSTGRES_POOL_WAIT_SECONDS = 10.0
+# Every authenticated request looks its user up here: with the database down,
+# it must give up quickly (503) rather than hold the request.
+POSTGRES_POOL_WAIT_SECONDS = 1.0
 SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
 # Arbitrary constants naming the advisory locks that serialise table creation:
 # of the side tables, and of everything else created at startup (the event store's).
@@ -158,6 +160,34 @@ class _PostgresExecutor(Executor):
         return int(self._cursor.rowcount)
 
 
+# psycopg's pool retries a failed connection attempt with back-off (1 s, 2 s,
+# 4 s …) for five minutes, and meanwhile makes no other: after an outage of
+# ten seconds, the database was back for up to eight before the pool tried
+# again. Giving up an attempt after half a second instead makes the next
+# request that needs a connection try afresh, so service resumes at once.
+RECONNECT_GIVE_UP_SECONDS = 0.5
+
+
+def sweeping_check(pool: Any) -> Callable[[Any], None]:
+    """A psycopg pool ``check`` that, finding one connection broken, sweeps them all.
+
+    After the server restarts every pooled connection is dead. psycopg's own
+    check discards one per try and backs off a second before the next, so a
+    request met several dead ones in a row and gave up. Sweeping the pool at
+    the first (``pool.check()``) leaves only live or new connections for the
+    next try, which psycopg makes at once.
+    """
+
+    def check(connection: Any) -> None:
+        try:
+            pool.check_connection(connection)
+        except Exception:
+            pool.check()
+            raise
+
+    return check
+
+
 class PostgresSideDatabase(SideDatabase):
     """Side tables in the PostgreSQL database of the events, through a small pool."""
 
@@ -172,9 +202,13 @@ class PostgresSideDatabase(SideDatabase):
             max_size=max_size,
             timeout=POSTGRES_POOL_WAIT_SECONDS,
             kwargs={"autocommit": True},
+            # A connection the server closed (a restart) is replaced before use.
+            check=lambda connection: self._check(connection),
             open=True,
             name="rectify-side-tables",
+            reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
         )
+        self._check = sweeping_check(self._pool)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Executor]:

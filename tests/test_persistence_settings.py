@@ -54,6 +54,7 @@ def test_no_url_means_the_default_sqlite_file(url: str | None, in_tmp_dir: Path)
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(in_tmp_dir / "var" / "rectify.sqlite3"),
         "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:KeyedSQLiteApplicationRecorder",
     }
     assert (in_tmp_dir / "var").is_dir()
 
@@ -85,6 +86,7 @@ def test_sqlite_memory_uses_a_shared_named_database(url: str) -> None:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": SQLITE_MEMORY_DBNAME,
         "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:KeyedSQLiteApplicationRecorder",
     }
     # eventsourcing only serialises access for names it recognises as in-memory.
     assert SQLiteConnectionPool.detect_memory_mode(env["SQLITE_DBNAME"])
@@ -117,7 +119,8 @@ def test_postgres_url_with_everything() -> None:
         "POSTGRES_PASSWORD": "s3cret",
         "POSTGRES_POOL_SIZE": "20",
         "POSTGRES_MAX_OVERFLOW": "40",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "1",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:KeyedPostgresApplicationRecorder",
     }
 
 
@@ -132,7 +135,7 @@ def test_postgres_schemes_and_defaults(scheme: str) -> None:
     assert env["POSTGRES_PASSWORD"] == ""
     assert env["POSTGRES_POOL_SIZE"] == "5"
     assert env["POSTGRES_MAX_OVERFLOW"] == "10"
-    assert env["POSTGRES_CONNECT_TIMEOUT"] == "5"
+    assert env["POSTGRES_CONNECT_TIMEOUT"] == "1"
     assert "POSTGRES_LOCK_TIMEOUT" not in env
 
 

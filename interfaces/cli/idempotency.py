@@ -34,7 +34,6 @@ def purge(
     Keys are kept so that a client's retry is not applied twice; past the window
     in which clients retry they only take space. The API purges keys older than
     7 days once a day by itself; this is for another window or a one-off.
-    Pending (in-flight) keys are never purged.
     """
     store = create_idempotency_store(database_url)
     try:

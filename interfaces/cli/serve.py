@@ -30,7 +30,8 @@ from interfaces.cli.options import backend_of, fail, shown
 
 # The same factory an operator would give ``uvicorn --factory`` or gunicorn.
 HTTP_FACTORY = "interfaces.http.app:create_app_from_env"
-GUNICORN_WORKER_CLASS = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker, with the bounds on clients of interfaces.http.server.
+GUNICORN_WORKER_CLASS = "interfaces.http.server.RectifyUvicornWorker"
 
 
 def base_url(host: str, port: int) -> str:
@@ -76,6 +77,10 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
         lockout_policy(os.environ)
         LoginLimitSettings.from_environ(os.environ)
         purge_settings(lambda key: os.environ.get(f"RECTIFY_{key}") or os.environ.get(key))
+        from interfaces.http.server import max_connections, request_timeout
+
+        request_timeout()
+        max_connections()
     except ValueError as error:
         raise fail(str(error)) from None
     if backend_of(database_url) == "popo":
@@ -96,7 +101,9 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
     if workers == 1:
         import uvicorn
 
-        uvicorn.run(HTTP_FACTORY, factory=True, host=host, port=port)
+        from interfaces.http.server import uvicorn_limits
+
+        uvicorn.run(HTTP_FACTORY, factory=True, host=host, port=port, **uvicorn_limits())
     else:
         prepare_database()
         argv = gunicorn_argv(host, port, workers)
@@ -163,4 +170,6 @@ def serve_in_memory(host: str, port: int, demo: bool) -> None:
         store_demo_evidence(services.evidence)
     api = create_app(services=services)
     echo_banner(database_url, host, port, 1, logins)
-    uvicorn.run(api, host=host, port=port)
+    from interfaces.http.server import uvicorn_limits
+
+    uvicorn.run(api, host=host, port=port, **uvicorn_limits())

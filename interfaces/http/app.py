@@ -52,6 +52,7 @@ from infrastructure.users import UserStore
 from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
+    DatabaseUnavailableMiddleware,
     IdempotencyMiddleware,
     NulGuardMiddleware,
     WriteGuardMiddleware,
@@ -247,6 +248,8 @@ def create_app(
     app.add_middleware(WriteGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(NulGuardMiddleware)
+    # A database that cannot be reached is a 503, wherever found.
+    app.add_middleware(DatabaseUnavailableMiddleware)
     # Outermost: every password check a request leads to knows who asks.
     app.add_middleware(ClientAddressMiddleware)
 

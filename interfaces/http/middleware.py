@@ -12,22 +12,38 @@ From the outside in:
    about it is looked at: auditors change nothing.
 3. :class:`IdempotencyMiddleware` — a POST with an ``Idempotency-Key`` is run
    once per user and key; a retry gets the first response back.
+
+Around them all, :class:`DatabaseUnavailableMiddleware` answers 503 with
+``Retry-After`` when the database cannot be reached, wherever that is found.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.values import Role
-from infrastructure.idempotency import Claim, IdempotencyStore, StoredResponse
+from infrastructure.idempotency import (
+    Begun,
+    Claim,
+    IdempotencyStore,
+    KeyAlreadyAnswered,
+    PendingKey,
+    StoredResponse,
+    pending_key,
+)
 from interfaces.http.problems import ProblemError, problem_response
 from interfaces.http.security import TOKEN_PATH, USER_SCOPE_KEY, Authenticator
 
@@ -45,9 +61,12 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 # Content-addressed already: the same file uploaded twice is stored once.
 IDEMPOTENCY_EXEMPT_PATHS = frozenset({TOKEN_PATH, "/evidence"})
 REPLAYED_HEADER = "idempotent-replayed"
-# How long a retry waits for the same request, still running, to finish.
+# How long a retry waits for the same request, still running in this process,
+# to finish. An attempt that died with its process holds nothing: there is no
+# lease to wait out.
 IN_PROGRESS_WAIT_SECONDS = 10.0
-IN_PROGRESS_POLL_SECONDS = 0.05
+
+logger = logging.getLogger("rectify.http")
 
 
 class NulGuardMiddleware:
@@ -212,6 +231,77 @@ class WriteGuardMiddleware:
         await self.app(scope, receive, send)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached now.
+
+    PostgreSQL: a connection refused, lost or not had from the pool in time
+    (psycopg's ``OperationalError``, as itself or as eventsourcing's). SQLite:
+    the file locked by another process past the lock timeout.
+    """
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        if isinstance(seen, sqlite3.OperationalError):
+            return "locked" in str(seen) or "busy" in str(seen)
+        if isinstance(seen, OperationalError | InterfaceError) and seen.__cause__ is None:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 with ``Retry-After`` when the database cannot be reached.
+
+    The event store and the side tables give up within about a second then
+    (see :mod:`infrastructure.recorders`), wherever the request was: in a
+    middleware looking a user or a key up, or in an endpoint. The client is
+    told to retry; a command retried with its ``Idempotency-Key`` is applied
+    once, whether or not the failed attempt committed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if started or not is_database_unavailable(error):
+                raise
+            logger.warning(
+                "database unavailable on %s %s: %s", scope["method"], scope["path"], error
+            )
+            await _send_problem(
+                scope,
+                receive,
+                send,
+                ProblemError(
+                    503,
+                    "the database cannot be reached just now; retry in a moment "
+                    "(a command retried with the same Idempotency-Key is applied once)",
+                    rule="database_unavailable",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+                ),
+            )
+
+
 def request_hash(body: bytes, content_type: str | None) -> str:
     """A hash of the body that ignores JSON formatting (spacing, key order)."""
     if content_type and "json" in content_type.lower():
@@ -229,15 +319,23 @@ def request_hash(body: bytes, content_type: str | None) -> str:
 class IdempotencyMiddleware:
     """Run a keyed POST once per user and key; replay its response to retries.
 
-    Only a successful (2xx) response is kept: an error records nothing, so its
-    key is freed and a retry is evaluated afresh. The same key with another
-    path or body is refused (422, ``idempotency_key_reused``); a retry arriving
-    while the first request still runs waits for it, and after
+    The answer of a command is committed with its events (see
+    :mod:`infrastructure.idempotency`), so a retry finds it whenever the
+    command committed — also when the process died or the database went away
+    before the client heard. Only a successful (2xx) response is kept: an error
+    records nothing, so a retry is evaluated afresh. The same key with another
+    path or body is refused (422, ``idempotency_key_reused``).
+
+    Attempts of one key in this process run one after another: a retry arriving
+    while the first still runs waits for it (then replays it), and after
     :data:`IN_PROGRESS_WAIT_SECONDS` gets 409 (``idempotency_key_in_use``).
+    Attempts in different processes race in the database: the loser's events are
+    rolled back with its key's row, and it answers the winner's response.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._running: dict[tuple[str, str], tuple[anyio.Lock, int]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -273,51 +371,83 @@ class IdempotencyMiddleware:
         store: IdempotencyStore = scope["app"].state.idempotency
         query = scope.get("query_string", b"").decode("latin-1")
         method_path = f"POST {scope['path']}" + (f"?{query}" if query else "")
-        fingerprint = request_hash(body, headers.get("content-type"))
-
-        begun = await anyio.to_thread.run_sync(
-            store.begin, user.user_id, key, method_path, fingerprint
+        pending = PendingKey(
+            user.user_id,
+            key,
+            method_path,
+            request_hash(body, headers.get("content-type")),
+            with_events=store.answers_with_events,
         )
-        waited = 0.0
-        while begun.claim == Claim.IN_PROGRESS and waited < IN_PROGRESS_WAIT_SECONDS:
-            await anyio.sleep(IN_PROGRESS_POLL_SECONDS)
-            waited += IN_PROGRESS_POLL_SECONDS
-            begun = await anyio.to_thread.run_sync(
-                store.begin, user.user_id, key, method_path, fingerprint
-            )
+        async with self._one_at_a_time(user.user_id, key) as alone:
+            if not alone:
+                await _send_problem(
+                    scope,
+                    receive,
+                    send,
+                    ProblemError(
+                        409,
+                        f"a request with Idempotency-Key {key!r} is still being processed; "
+                        "retry later",
+                        rule="idempotency_key_in_use",
+                        headers={"Retry-After": "1"},
+                    ),
+                )
+                return
+            begun = await self._look_up(store, pending)
+            if begun.claim == Claim.STARTED:
+                await self._run_once(scope, receive, send, body, store, pending)
+            else:
+                await self._answer_from_key(scope, receive, send, begun, key)
 
+    @asynccontextmanager
+    async def _one_at_a_time(self, user_id: str, key: str) -> AsyncIterator[bool]:
+        """Hold this process's lock of the key; yield False if it stayed taken too long."""
+        lock, users = self._running.get((user_id, key), (anyio.Lock(), 0))
+        self._running[(user_id, key)] = (lock, users + 1)
+        try:
+            acquired = False
+            with anyio.move_on_after(IN_PROGRESS_WAIT_SECONDS):
+                await lock.acquire()
+                acquired = True
+            if not acquired:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._running[(user_id, key)]
+            if users <= 1:
+                del self._running[(user_id, key)]
+            else:
+                self._running[(user_id, key)] = (lock, users - 1)
+
+    @staticmethod
+    async def _look_up(store: IdempotencyStore, pending: PendingKey) -> Begun:
+        return await anyio.to_thread.run_sync(
+            store.begin, pending.user_id, pending.key, pending.method_path, pending.request_hash
+        )
+
+    @staticmethod
+    async def _answer_from_key(
+        scope: Scope, receive: Receive, send: Send, begun: Begun, key: str
+    ) -> None:
         if begun.claim == Claim.REPLAY:
             assert begun.response is not None
             await _replay(begun.response, send)
             return
-        if begun.claim == Claim.MISMATCH:
-            await _send_problem(
-                scope,
-                receive,
-                send,
-                ProblemError(
-                    422,
-                    f"Idempotency-Key {key!r} was already used for another request "
-                    f"({begun.method_path} with a different body); use a new key",
-                    rule="idempotency_key_reused",
-                ),
-            )
-            return
-        if begun.claim == Claim.IN_PROGRESS:
-            await _send_problem(
-                scope,
-                receive,
-                send,
-                ProblemError(
-                    409,
-                    f"a request with Idempotency-Key {key!r} is still being processed; retry later",
-                    rule="idempotency_key_in_use",
-                    headers={"Retry-After": "1"},
-                ),
-            )
-            return
-
-        await self._run_once(scope, receive, send, body, store, user.user_id, key)
+        await _send_problem(
+            scope,
+            receive,
+            send,
+            ProblemError(
+                422,
+                f"Idempotency-Key {key!r} was already used for another request "
+                f"({begun.method_path} with a different body); use a new key",
+                rule="idempotency_key_reused",
+            ),
+        )
 
     async def _run_once(
         self,
@@ -326,8 +456,7 @@ class IdempotencyMiddleware:
         send: Send,
         body: bytes,
         store: IdempotencyStore,
-        user_id: str,
-        key: str,
+        pending: PendingKey,
     ) -> None:
         body_sent = False
 
@@ -341,6 +470,7 @@ class IdempotencyMiddleware:
         status = 0
         response_headers: list[tuple[str, str]] = []
         chunks: list[bytes] = []
+        held: list[Message] = []
 
         async def capturing_send(message: Message) -> None:
             nonlocal status, response_headers
@@ -352,19 +482,43 @@ class IdempotencyMiddleware:
                 ]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            if 200 <= status < 300:
+                await send(message)
+            else:
+                # An error may be only this attempt's view: another attempt of
+                # the key may have committed meanwhile. Hold it until we know.
+                held.append(message)
 
+        token = pending_key.set(pending)
         try:
             await self.app(scope, replay_body, capturing_send)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(store.abandon, user_id, key)
-            raise
+        except KeyAlreadyAnswered:
+            status = 0  # what was held is this attempt's; the winner's answer follows
+            held.clear()
+        finally:
+            pending_key.reset(token)
+
         if 200 <= status < 300:
-            stored = StoredResponse(status, response_headers, b"".join(chunks))
-            await anyio.to_thread.run_sync(store.complete, user_id, key, stored)
-        else:
-            await anyio.to_thread.run_sync(store.abandon, user_id, key)
+            if not pending.stored:
+                # Nothing committed the answer with events (the in-memory store).
+                stored = StoredResponse(status, response_headers, b"".join(chunks))
+                await anyio.to_thread.run_sync(
+                    store.keep,
+                    pending.user_id,
+                    pending.key,
+                    pending.method_path,
+                    pending.request_hash,
+                    stored,
+                )
+            return
+        begun = await self._look_up(store, pending)
+        if begun.claim != Claim.STARTED:
+            await self._answer_from_key(scope, receive, send, begun, pending.key)
+            return
+        if not held:
+            raise RuntimeError("a keyed request ended without a response")
+        for message in held:
+            await send(message)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -249,8 +249,13 @@ _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    # The server closes the connection after an unhandled error; saying so lets
+    # a client open a new one rather than fail its next request on this one.
     return problem_response(
-        500, "an unexpected error occurred; it has been logged", rule="internal_error"
+        500,
+        "an unexpected error occurred; it has been logged",
+        rule="internal_error",
+        headers={"Connection": "close"},
     )
 
 

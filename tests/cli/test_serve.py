@@ -136,7 +136,7 @@ def test_serve_runs_gunicorn_with_uvicorn_workers_on_postgres(
         "-m",
         "gunicorn",
         "--worker-class",
-        "uvicorn_worker.UvicornWorker",
+        "interfaces.http.server.RectifyUvicornWorker",
         "--workers",
         "3",
         "--bind",
@@ -229,7 +229,7 @@ def test_rectify_serve_starts_several_workers_on_a_fresh_postgres_database(
         output, _ = process.communicate(timeout=30)
     assert all(r.status_code == 200 for r in health), [r.text for r in health]
     assert output.count("Booting worker") == 2, output
-    assert "uvicorn_worker.UvicornWorker" in output
+    assert "interfaces.http.server.RectifyUvicornWorker" in output
     assert "Traceback" not in output, output
 
 

@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from infrastructure.clock import ManualClock
 from infrastructure.composition import build_app, create_idempotency_store, create_user_store
 from infrastructure.idempotency import (
-    PENDING_LEASE_SECONDS,
     Claim,
     InMemoryIdempotencyStore,
     StoredResponse,
@@ -173,26 +172,18 @@ def test_keys_survive_a_restart(lasting_url: str) -> None:
         users.close()
 
 
-def test_the_store_survives_on_its_database_and_takes_over_an_abandoned_claim(
-    database_url: str,
-) -> None:
-    """Unit-level: pending, done, replay, and a claim left by a process that died."""
-    now = [1000.0]
+def test_the_store_keeps_answers_on_its_database(database_url: str) -> None:
+    """Unit-level: a key is new, answered (replay), or used for another request."""
     store = create_idempotency_store(database_url)
-    store._clock = lambda: now[0]  # type: ignore[method-assign]
     try:
         assert store.begin("u", "k", "POST /sites", "h1").claim == Claim.STARTED
-        assert store.begin("u", "k", "POST /sites", "h1").claim == Claim.IN_PROGRESS
-        assert store.begin("u", "k", "POST /sites", "h2").claim == Claim.MISMATCH
-        now[0] += PENDING_LEASE_SECONDS + 1
-        assert store.begin("u", "k", "POST /sites", "h1").claim == Claim.STARTED
         stored = StoredResponse(201, [("content-type", "application/json")], b'{"id": 1}')
-        store.complete("u", "k", stored)
+        store.keep("u", "k", "POST /sites", "h1", stored)
+        store.keep("u", "k", "POST /sites", "h1", StoredResponse(201, [], b"second"))
         replay = store.begin("u", "k", "POST /sites", "h1")
-        assert (replay.claim, replay.response) == (Claim.REPLAY, stored)
+        assert (replay.claim, replay.response) == (Claim.REPLAY, stored)  # the first kept wins
+        assert store.begin("u", "k", "POST /sites", "h2").claim == Claim.MISMATCH
         assert store.begin("other-user", "k", "POST /sites", "h1").claim == Claim.STARTED
-        store.abandon("other-user", "k")
-        assert store.begin("other-user", "k", "POST /sites", "h2").claim == Claim.STARTED
     finally:
         store.close()
 
@@ -200,14 +191,13 @@ def test_the_store_survives_on_its_database_and_takes_over_an_abandoned_claim(
 def test_purging_forgets_only_old_answered_keys() -> None:
     now = [0.0]
     store = InMemoryIdempotencyStore(clock=lambda: now[0])
-    store.begin("u", "old", "POST /sites", "h")
-    store.complete("u", "old", StoredResponse(201, [], b""))
+    store.keep("u", "old", "POST /sites", "h", StoredResponse(201, [], b""))
     now[0] = 90.0
-    store.begin("u", "running", "POST /sites", "h")
+    store.keep("u", "recent", "POST /sites", "h", StoredResponse(201, [], b""))
     now[0] = 100.0
     assert store.purge(older_than_seconds=50) == 1
     assert store.begin("u", "old", "POST /sites", "h").claim == Claim.STARTED
-    assert store.begin("u", "running", "POST /sites", "h").claim == Claim.IN_PROGRESS
+    assert store.begin("u", "recent", "POST /sites", "h").claim == Claim.REPLAY
 
 
 def test_the_api_purges_old_answered_keys_by_itself(

@@ -29,6 +29,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from application.ports import MAX_POSITION
@@ -37,6 +38,7 @@ from domain.hazard import HazardStatus
 from infrastructure.projections.host import ReadModels
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
+from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import MAX_OFFSET, Anyone
 
@@ -514,9 +516,49 @@ def dashboard(
     return Dashboard.model_validate(host.queries.dashboard(today=host.app.today(), region=region))
 
 
-@router.get("/health", response_model=Health)
+class Liveness(BaseModel):
+    status: str = Field(examples=["alive"])
+
+
+class DatabaseDown(BaseModel):
+    status: str = Field(examples=["down"])
+    database: str = Field(examples=["unreachable"])
+    detail: str
+
+
+@router.get("/health/live", response_model=Liveness)
+def liveness() -> Liveness:
+    """The process answers: no database is asked, so a supervisor restarts only a
+    process that is stuck, not every process while the database is away."""
+    return Liveness(status="alive")
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": DatabaseDown, "description": "The database cannot be reached."}},
+)
 def health(host: Host) -> Any:
-    """Each follower's position and lag behind the event log; no login needed."""
+    """Each read model's position and lag behind the event log; no login needed.
+    503 (``status: down``) within about a second when the database cannot be reached."""
+    try:
+        return _health(host)
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            content=DatabaseDown(
+                status="down",
+                database="unreachable",
+                detail=f"the database cannot be reached: {type(error).__name__}",
+            ).model_dump(),
+        )
+
+
+def _health(host: ReadModels) -> Health:
+    """Each follower's position and lag behind the event log."""
     followers = host.followers.health()
     head = host.head()
     failed = bool(host.followers.failed)
