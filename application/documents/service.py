@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from application.audit.chain import Anchor, ChainLink, VerifyReport
+from application.audit.describe import topics_for
 from application.audit.service import AuditService
 from application.documents.content import (
     Content,
@@ -318,6 +319,15 @@ class DocumentService:
         if kind == DocumentKind.NOTICE:
             return self._notice_content(subject_id, upto)
         return self._record_content(subject_id, upto)
+
+    def order_id_by_number(self, number: str) -> UUID:
+        """The id of the order numbered ``number`` (e.g. ``2022-0007``), found in the log."""
+        topics = topics_for(("RectificationOrder.Issued",))
+        for notification in self.audit.notifications(topics=topics):
+            event = self.app.mapper.to_domain_event(notification)
+            if event.number == number:
+                return UUID(str(event.originator_id))
+        raise NotFound("order numbered", number)
 
     # -- making ---------------------------------------------------------------------------------
 

@@ -341,7 +341,9 @@ class ReadModelQueries:
             return
         with datastore.transaction(commit=False) as sqlite_cursor:
             sqlite_cursor.execute(sql, list(where.params))
-            while rows := sqlite_cursor.fetchmany(batch_size):
+            # The library's cursor wraps sqlite3's, which steps through the result lazily.
+            raw = sqlite_cursor.sqlite_cursor
+            while rows := raw.fetchmany(batch_size):
                 for row in rows:
                     yield dict(row)
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from interfaces.cli import idempotency, users
+from interfaces.cli import documents, idempotency, users
 from interfaces.cli.audit import app as audit_app
 from interfaces.cli.options import DatabaseUrl
 from interfaces.cli.projections import app as projections_app
@@ -28,6 +28,9 @@ app.add_typer(users.app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
 app.add_typer(idempotency.app)
+app.add_typer(documents.app, name="documents")
+# Checking a printed document is an audit task: `rectify audit check-document FILE.pdf`.
+audit_app.command("check-document")(documents.check_document)
 
 
 def installed_version() -> str:

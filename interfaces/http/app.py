@@ -68,6 +68,7 @@ from interfaces.http.routers import (
     sites,
     verifications,
 )
+from interfaces.http.routers import documents as document_routes
 from interfaces.http.routers import evidence as evidence_routes
 from interfaces.http.routers import queries as read_model_routes
 from interfaces.http.security import Authenticator
@@ -134,7 +135,7 @@ IDEMPOTENCY_PARAMETER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "example": "6f1c2d7e-retry-safe-key",
 }
-NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence"})
+NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence", "/documents/check"})
 
 
 def _package_version() -> str:
@@ -226,6 +227,8 @@ def create_app(
     # the projections that keep them, run by the router's lifespan).
     app.include_router(read_model_routes.router)
     app.include_router(audit_routes.router)
+    # Notices and records as PDF, the ledger, and the check of a document.
+    app.include_router(document_routes.router)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
