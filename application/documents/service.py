@@ -117,6 +117,7 @@ class DocumentCheck:
     and the log at that position disagree; ``unreadable`` the position of an
     event of the document's records that no longer decodes; ``digest_ok``
     whether the embedded content still hashes to its embedded digest;
+    ``rebuild_error`` why the content could not be made from the log at all;
     ``changed_since`` the fields later events changed, at ``later_positions``.
     """
 
@@ -128,12 +129,19 @@ class DocumentCheck:
     digest_ok: bool
     differences: tuple[FieldDifference, ...] = ()
     unreadable: int | None = None
+    rebuild_error: str | None = None
     changed_since: tuple[FieldDifference, ...] = ()
     later_positions: tuple[int, ...] = ()
 
     @property
     def status(self) -> CheckStatus:
-        if not self.chain.ok or not self.digest_ok or self.differences or self.unreadable:
+        if (
+            not self.chain.ok
+            or not self.digest_ok
+            or self.differences
+            or self.unreadable is not None
+            or self.rebuild_error is not None
+        ):
             return CheckStatus.ALTERED
         if self.changed_since:
             return CheckStatus.OUTDATED
@@ -152,6 +160,10 @@ class DocumentCheck:
             found.append(
                 f"the event at position {self.unreadable}, one of this document's records, "
                 "no longer decodes: it was altered"
+            )
+        if self.rebuild_error is not None:
+            found.append(
+                f"the document's content cannot be made from the log any more: {self.rebuild_error}"
             )
         if not self.digest_ok:
             found.append("the embedded content does not match its embedded digest")
@@ -189,6 +201,7 @@ class DocumentCheck:
             ),
             "digest_ok": self.digest_ok,
             "unreadable_position": self.unreadable,
+            "rebuild_error": self.rebuild_error,
             "differences": [_difference(d) for d in self.differences],
             "changed_since": [_difference(d) for d in self.changed_since],
             "later_positions": list(self.later_positions),
@@ -374,26 +387,27 @@ class DocumentService:
         chain = self.audit.verify_through(position, Anchor(chain_hash, position))
         digest_ok = content_digest(content) == digest
         unreadable: int | None = None
+        rebuild_error: str | None = None
         differences: tuple[FieldDifference, ...] = ()
         changed: tuple[FieldDifference, ...] = ()
         later: tuple[int, ...] = ()
         try:
             at_position, _ = self._content(kind, subject_id, position)
-        except UnreadableEvent as error:
-            unreadable = error.position
-        else:
             differences = compare(content, at_position)
             if not differences:
-                try:
-                    now, sources = self._content(kind, subject_id, None)
-                except UnreadableEvent as error:
-                    unreadable = error.position
-                else:
-                    changed = compare(content, now)
-                    if changed:
-                        later = tuple(
-                            sorted({n.id for n in sources.notifications if n.id > position})
-                        )
+                now, sources = self._content(kind, subject_id, None)
+                changed = compare(content, now)
+                if changed:
+                    later = tuple(sorted({n.id for n in sources.notifications if n.id > position}))
+        except UnreadableEvent as error:
+            unreadable = error.position
+        except NotFound as error:
+            rebuild_error = error.message
+        except Exception as error:
+            # Events altered behind the service's back may decode into values of
+            # the wrong kind, which fail wherever they are used: the content then
+            # cannot be made at all, and that is a finding, not a crash.
+            rebuild_error = f"{type(error).__name__}: {error}"
         return DocumentCheck(
             kind=kind,
             subject_id=subject_id,
@@ -403,6 +417,7 @@ class DocumentService:
             digest_ok=digest_ok,
             differences=differences,
             unreadable=unreadable,
+            rebuild_error=rebuild_error,
             changed_since=changed,
             later_positions=later,
         )

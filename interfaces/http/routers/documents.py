@@ -275,6 +275,7 @@ class DocumentCheckOut(BaseModel):
     chain_problem: ChainProblemOut | None
     digest_ok: bool
     unreadable_position: int | None
+    rebuild_error: str | None
     differences: list[DifferenceOut]
     changed_since: list[DifferenceOut]
     later_positions: list[int]
