@@ -87,13 +87,14 @@ def render_pdf(document: Document, *, lang: str = "zh", issuing_unit: str = "") 
 def read_record(pdf: bytes) -> dict[str, Any]:
     """The record embedded in a document's PDF; refuse anything else, saying why."""
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(pdf))
         attachments = reader.attachments
         contents = attachments.get(RECORD_NAME) if RECORD_NAME in attachments else None
-    except (PyPdfError, ValueError, KeyError, OSError) as error:
+    except Exception as error:
+        # Whatever was uploaded is parsed here; a malformed file makes the parser
+        # fail in many ways (not only its own errors), each meaning "not a PDF".
         raise InvalidCommand(
             f"this is not a readable PDF: {error}", rule="document_not_pdf"
         ) from None
