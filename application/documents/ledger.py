@@ -15,8 +15,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from application.projections.formats import parse_ts
-
 
 class CellKind(StrEnum):
     TEXT = "text"
@@ -99,7 +97,10 @@ def _local(text: str | None, time_zone: ZoneInfo) -> datetime | None:
     # the county reads it, without its zone.
     if not text:
         return None
-    return parse_ts(text).astimezone(time_zone).replace(tzinfo=None, microsecond=0)
+    # fromisoformat reads the read model's fixed-width UTC text ("…Z") several
+    # times faster than strptime, which counts over a hundred thousand rows.
+    moment = datetime.fromisoformat(text)
+    return moment.astimezone(time_zone).replace(tzinfo=None, microsecond=0)
 
 
 def ledger_row(row: Mapping[str, Any], *, lang: str, time_zone: ZoneInfo) -> list[Any]:

@@ -337,7 +337,7 @@ class DocumentService:
         """The id of the order numbered ``number`` (e.g. ``2022-0007``), found in the log."""
         topics = topics_for(("RectificationOrder.Issued",))
         for notification in self.audit.notifications(topics=topics):
-            event = self.app.mapper.to_domain_event(notification)
+            event: Any = self.app.mapper.to_domain_event(notification)
             if event.number == number:
                 return UUID(str(event.originator_id))
         raise NotFound("order numbered", number)
@@ -446,7 +446,7 @@ def parse_record(
     if not isinstance(record, Mapping) or record.get("format") != RECORD_FORMAT:
         raise invalid(f"its format is not {RECORD_FORMAT}")
     try:
-        kind = DocumentKind(record.get("kind"))
+        kind = DocumentKind(str(record.get("kind")))
     except ValueError:
         raise invalid("unknown kind of document") from None
     try:
