@@ -483,6 +483,16 @@ class AuditService:
             yield from page
             after = page[-1].position
 
+    def verify_through(self, position: int, anchor: Anchor | None = None) -> VerifyReport:
+        """Recompute the chain from the start of the log up to ``position`` only and
+        compare it with the stored links (and ``anchor``), as :meth:`verify` does for
+        the whole log: what a document made at ``position`` rests on."""
+        return verify_chain(
+            self.notifications(upto=position),
+            self._links_from(0, position),
+            anchor=anchor,
+        )
+
     def verify(self, anchor: Anchor | None = None) -> VerifyReport:
         """Recompute the chain from the stored events and compare it with the stored links.
 

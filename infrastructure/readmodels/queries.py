@@ -8,11 +8,13 @@ the reader may see) and returns plain dicts, the columns named as below.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
 
 from application.projections.access import Scope
 from application.projections.formats import parse_ts
@@ -113,6 +115,20 @@ SELECT c.case_id, c.site_id, {_SITE_COLUMNS}, c.inspection_id, c.item_code, c.ca
   FROM rm_cases c
   JOIN rm_sites s ON s.site_id = c.site_id
   LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"""
+
+_LEDGER_SELECT = _CASE_SELECT.replace(
+    "o.deadline, o.party_name, o.party_user_id\n",
+    "o.deadline, o.party_name, o.party_user_id,\n"
+    "       v.attempt AS verification_attempt, v.passed AS verification_passed,\n"
+    "       v.performed_at AS verified_on, v.verifier_name,\n"
+    "       v.findings AS verification_findings\n",
+) + (
+    # The case's latest verification: a correlated lookup through rm_verifications'
+    # case index, the same on SQLite and PostgreSQL.
+    "\n  LEFT JOIN rm_verifications v ON v.verification_id = ("
+    "SELECT lv.verification_id FROM rm_verifications lv WHERE lv.case_id = c.case_id "
+    "ORDER BY lv.performed_at DESC, lv.verification_id DESC LIMIT 1)"
+)
 
 _ON_TEAM = (
     "EXISTS (SELECT 1 FROM rm_inspection_inspectors ii "
@@ -251,6 +267,12 @@ class ReadModelQueries:
         offset: int = 0,
     ) -> Page:
         """Cases matching ``filters``, sorted by one of :data:`SORTS`, one page."""
+        where, order_by = self._case_search(scope, filters, sort, descending)
+        return self._page(_CASE_SELECT, where, order_by, limit, offset)
+
+    def _case_search(
+        self, scope: Scope, filters: CaseFilter, sort: str, descending: bool
+    ) -> tuple[_Where, str]:
         if sort not in SORTS:
             raise KeyError(f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}")
         where = _Where()
@@ -284,7 +306,46 @@ class ReadModelQueries:
         # as SQLite does, so both databases give one order.
         collate = ' COLLATE "C"' if self.dialect == "postgres" else ""
         order_by = f"{SORTS[sort]}{collate} {direction} NULLS LAST, c.case_id {direction}"
-        return self._page(_CASE_SELECT, where, order_by, limit, offset)
+        return where, order_by
+
+    def iter_ledger(
+        self,
+        scope: Scope,
+        filters: CaseFilter,
+        *,
+        sort: str = "reported_at",
+        descending: bool = True,
+        batch_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every case the search finds (no page limit), with its latest order and
+        latest verification, in the search's order: the hazard ledger's rows.
+
+        Rows are fetched ``batch_size`` at a time from one cursor — a server-side
+        cursor on PostgreSQL, whose ordinary cursor would hold the whole result in
+        memory — so memory does not grow with the number of cases. Consume the
+        iterator in one thread: it holds a connection until it is exhausted or closed.
+        """
+        where, order_by = self._case_search(scope, filters, sort, descending)
+        sql = self._q(f"{_LEDGER_SELECT}{where.sql()} ORDER BY {order_by}")
+        datastore = self.store.datastore
+        if isinstance(datastore, PostgresDatastore):
+            with (
+                datastore.get_connection() as connection,
+                connection.transaction(force_rollback=True),
+                connection.cursor(name="rectify_ledger") as cursor,
+            ):
+                cursor.itersize = batch_size
+                cursor.execute(sql, list(where.params))
+                for row in cursor:
+                    yield dict(row)
+            return
+        with datastore.transaction(commit=False) as sqlite_cursor:
+            sqlite_cursor.execute(sql, list(where.params))
+            # The library's cursor wraps sqlite3's, which steps through the result lazily.
+            raw = sqlite_cursor.sqlite_cursor
+            while rows := raw.fetchmany(batch_size):
+                for row in rows:
+                    yield dict(row)
 
     # -- sites -----------------------------------------------------------------------
 

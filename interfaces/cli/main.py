@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from interfaces.cli import idempotency, users
+from interfaces.cli import documents, idempotency, users
 from interfaces.cli.audit import app as audit_app
 from interfaces.cli.followers import app as followers_app
 from interfaces.cli.integration import keys_app as integration_app
@@ -34,6 +34,9 @@ app.add_typer(followers_app, name="followers")
 app.add_typer(idempotency.app)
 app.add_typer(integration_app, name="integration")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(documents.app, name="documents")
+# Checking a printed document is an audit task: `rectify audit check-document FILE.pdf`.
+audit_app.command("check-document")(documents.check_document)
 
 
 def installed_version() -> str:

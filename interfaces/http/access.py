@@ -8,8 +8,10 @@ are random UUIDs, so the refusal tells nothing a guess could not.
 
 from __future__ import annotations
 
+from application.app import RectifyApp
 from domain.order import RectificationOrder
 from domain.values import Role
+from domain.verification import Verification
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError
 
@@ -34,3 +36,14 @@ def require_sees_order(user: User, order: RectificationOrder) -> None:
     """403 unless ``user`` may see ``order``."""
     if not sees_order(user, order):
         raise not_addressed_to(user, f"order {order.number}")
+
+
+def require_sees_verification(user: User, rectify: RectifyApp, verification: Verification) -> None:
+    """403 unless ``user`` may see ``verification``: a party only one of their own order
+    (a verification of an on-the-spot fix has no order, so no party sees it)."""
+    if user.role != Role.RESPONSIBLE_PARTY:
+        return
+    if verification.order_id is None or not sees_order(
+        user, rectify.get_order(verification.order_id)
+    ):
+        raise not_addressed_to(user, f"verification {verification.id}")

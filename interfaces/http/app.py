@@ -69,6 +69,7 @@ from interfaces.http.routers import (
     sites,
     verifications,
 )
+from interfaces.http.routers import documents as document_routes
 from interfaces.http.routers import evidence as evidence_routes
 from interfaces.http.routers import feed as feed_routes
 from interfaces.http.routers import notifications as notification_routes
@@ -139,7 +140,7 @@ IDEMPOTENCY_PARAMETER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "example": "6f1c2d7e-retry-safe-key",
 }
-NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence"})
+NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence", "/documents/check"})
 
 
 def _package_version() -> str:
@@ -238,6 +239,8 @@ def create_app(
     # The read models: work queues, search, history, dashboard, /health.
     app.include_router(read_model_routes.router)
     app.include_router(audit_routes.router)
+    # Notices and records as PDF, the ledger, and the check of a document.
+    app.include_router(document_routes.router)
     # The feed, webhook subscriptions and notifications, for other systems and people.
     for module in (feed_routes, webhook_routes, notification_routes):
         app.include_router(module.router)

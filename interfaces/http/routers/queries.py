@@ -23,7 +23,7 @@ The app's lifespan runs the followers that keep the read models (see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -406,10 +406,17 @@ for _queue in QUEUES:
     _add_queue(_queue)
 
 
-@router.get("/cases", response_model=CasePage, responses=QUERY_ERRORS)
-def search_cases(
-    user: Anyone,
-    host: Host,
+@dataclass(frozen=True)
+class CaseSearch:
+    """What a case search asks: its filters, its order, and whether only my own."""
+
+    filters: CaseFilter
+    sort: str
+    descending: bool
+    mine: bool
+
+
+def case_search(
     site_id: Annotated[UUID | None, Query(description="A site's id.")] = None,
     region: str | None = None,
     severity: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
@@ -426,12 +433,9 @@ def search_cases(
     ] = "reported_at",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     mine: Mine = False,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    _after: int | None = CasesReady,
-) -> Any:
-    """Search cases by site, region, severity, status, responsible party and dates
-    (report and close, inclusive, local calendar), sorted and paginated."""
+) -> CaseSearch:
+    """The case search's query parameters, shared by ``/cases`` and the ledger
+    (``/cases.xlsx``, ``/cases.csv``), so both find the same cases."""
     if sort not in SORTS:
         raise ProblemError(
             422, f"cannot sort by {sort!r}; choose one of {', '.join(SORTS)}", rule="sort_invalid"
@@ -447,11 +451,28 @@ def search_cases(
         closed_from=closed_from,
         closed_to=closed_to,
     )
+    return CaseSearch(filters, sort, order == "desc", mine)
+
+
+SearchOf = Annotated[CaseSearch, Depends(case_search)]
+
+
+@router.get("/cases", response_model=CasePage, responses=QUERY_ERRORS)
+def search_cases(
+    user: Anyone,
+    host: Host,
+    search: SearchOf,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    _after: int | None = CasesReady,
+) -> Any:
+    """Search cases by site, region, severity, status, responsible party and dates
+    (report and close, inclusive, local calendar), sorted and paginated."""
     page = host.queries.search_cases(
-        _scope(user, mine),
-        filters,
-        sort=sort,
-        descending=order == "desc",
+        _scope(user, search.mine),
+        search.filters,
+        sort=search.sort,
+        descending=search.descending,
         limit=limit,
         offset=offset,
     )

@@ -6,8 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from domain.values import Role
-from interfaces.http.access import not_addressed_to, sees_order
+from interfaces.http.access import require_sees_verification
 from interfaces.http.concurrency import set_version_headers
 from interfaces.http.routers.common import (
     READ_ERRORS,
@@ -29,10 +28,6 @@ def get_verification(
     """One verification. Roles: inspector, supervisor, auditor; a responsible party
     only for a verification of an order addressed to them."""
     verification = cmd.rectify.get_verification(verification_id)
-    if user.role == Role.RESPONSIBLE_PARTY and (
-        verification.order_id is None
-        or not sees_order(user, cmd.rectify.get_order(verification.order_id))
-    ):
-        raise not_addressed_to(user, f"verification {verification_id}")
+    require_sees_verification(user, cmd.rectify, verification)
     set_version_headers(response, verification.version)
     return VerificationView.of(verification)
