@@ -1,0 +1,162 @@
+"""A real ``rectify serve --demo`` in a subprocess, for the browser tests to drive.
+
+The browser must talk to the server as a person's would: over a socket, to the
+process an operator starts, with the demo loaded the way ``make run`` loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from application.demo import AUDITOR, DemoUser
+
+# Loading the demo hashes each demo user's password with argon2 and replays the
+# story; on a busy 2-core machine that has taken up to ~20 s.
+STARTUP_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rectify_command() -> list[str]:
+    """The ``rectify`` entry point of the interpreter running the tests."""
+    script = Path(sys.executable).with_name("rectify")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from interfaces.cli.main import app; app()"]
+
+
+@dataclass
+class ConsoleServer:
+    """A running ``rectify serve --demo``: its URL, its database and its output."""
+
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, characters: int = 4000) -> str:
+        """The end of what the server printed, for a failure's message."""
+        try:
+            return self.log_path.read_text(errors="replace")[-characters:]
+        except OSError as error:
+            return f"(no server output: {error})"
+
+    def stop(self) -> None:
+        """Stop the server as Ctrl+C would, then harder if it does not listen."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+    # -- the API, to check what the log holds independently of the console ----------
+
+    def token(self, user: DemoUser) -> str:
+        """A bearer token for ``user`` from the API's own sign-in."""
+        response = httpx.post(
+            f"{self.base_url}/token",
+            data={"username": user.user_id, "password": user.password},
+            timeout=30,
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def api_get(self, path: str, user: DemoUser = AUDITOR, **params: Any) -> Any:
+        """GET ``path`` from the JSON API as ``user``; the decoded body."""
+        response = httpx.get(
+            f"{self.base_url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.token(user)}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def log_entries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every entry of the global log matching ``filters`` (the auditor's /audit/log)."""
+        entries: list[dict[str, Any]] = []
+        after = 0
+        headers = {"Authorization": f"Bearer {self.token(AUDITOR)}"}
+        while True:
+            response = httpx.get(
+                f"{self.base_url}/audit/log",
+                params={**filters, "after": after, "limit": 1000},
+                headers=headers,
+                timeout=30,
+            )
+            response.raise_for_status()
+            page = response.json()
+            entries.extend(page["entries"])
+            if page.get("next_after") is None:
+                return entries
+            after = page["next_after"]
+
+
+def start_console_server(database_url: str, workdir: Path) -> ConsoleServer:
+    """Start ``rectify serve --demo`` on ``database_url`` and a free port; wait until it answers."""
+    port = free_port()
+    log_path = workdir / f"rectify-serve-{port}.log"
+    env = dict(os.environ)
+    # The server's own choice of language must come from the browser, not the
+    # developer's shell.
+    env.pop("LANG", None)
+    env.pop("LANGUAGE", None)
+    env.pop("LC_ALL", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                *rectify_command(),
+                "serve",
+                "--demo",
+                "--database-url",
+                database_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = ConsoleServer(f"http://127.0.0.1:{port}", database_url, process, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"rectify serve exited with {process.returncode} before answering:\n"
+                + server.log_tail()
+            )
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    server.stop()
+    raise RuntimeError(
+        f"rectify serve did not answer within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n"
+        + server.log_tail()
+    )
