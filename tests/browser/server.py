@@ -112,8 +112,9 @@ class ConsoleServer:
             after = page["next_after"]
 
 
-def start_console_server(database_url: str, workdir: Path) -> ConsoleServer:
-    """Start ``rectify serve --demo`` on ``database_url`` and a free port; wait until it answers."""
+def start_console_server(database_url: str, workdir: Path, *, demo: bool = True) -> ConsoleServer:
+    """Start ``rectify serve`` (``--demo`` unless told not to) on ``database_url`` and a
+    free port; wait until it answers."""
     port = free_port()
     log_path = workdir / f"rectify-serve-{port}.log"
     env = dict(os.environ)
@@ -127,7 +128,7 @@ def start_console_server(database_url: str, workdir: Path) -> ConsoleServer:
             [
                 *rectify_command(),
                 "serve",
-                "--demo",
+                *(["--demo"] if demo else []),
                 "--database-url",
                 database_url,
                 "--host",
