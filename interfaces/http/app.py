@@ -47,6 +47,7 @@ from infrastructure.idempotency import (
     purge_settings,
 )
 from infrastructure.persistence import database_url_from_env, environment_for
+from infrastructure.sessions import SessionStore, session_store_for
 from infrastructure.side_tables import SideDatabase, side_database_for
 from infrastructure.tokens import TokenIssuer, load_or_create_secret
 from infrastructure.users import UserStore, create_user_store
@@ -71,6 +72,7 @@ from interfaces.http.routers import (
 from interfaces.http.routers import evidence as evidence_routes
 from interfaces.http.routers import queries as read_model_routes
 from interfaces.http.security import Authenticator
+from interfaces.web import install_console, is_console_path
 
 logger = logging.getLogger("rectify.http")
 
@@ -152,6 +154,7 @@ def create_app(
     evidence: EvidenceStore | None = None,
     token_secret: str | None = None,
     token_ttl_minutes: int = 60,
+    console_sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The HTTP API over ``rectify``, logging users in from ``users``.
 
@@ -163,12 +166,14 @@ def create_app(
     ``rectify`` and ``users``; connections opened here close at shutdown.
     """
     side: SideDatabase | None = None
-    if idempotency is None or evidence is None or token_secret is None:
+    if idempotency is None or evidence is None or token_secret is None or console_sessions is None:
         side = side_database_for(rectify.env)
     if idempotency is None:
         idempotency = SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore()
     if evidence is None:
         evidence = evidence_store_for(rectify.env, side)
+    if console_sessions is None:
+        console_sessions = session_store_for(side)
     tokens = TokenIssuer(token_secret or load_or_create_secret(side), ttl_minutes=token_ttl_minutes)
 
     closers: list[Callable[[], None]] = []
@@ -226,12 +231,14 @@ def create_app(
     # the projections that keep them, run by the router's lifespan).
     app.include_router(read_model_routes.router)
     app.include_router(audit_routes.router)
+    # The web console: `/` and `/ui/...` pages, `/static/...` files.
+    install_console(app, console_sessions)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(WriteGuardMiddleware)
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(WriteGuardMiddleware, exempt=is_console_path)
+    app.add_middleware(BodyLimitMiddleware, console_path=is_console_path)
     app.add_middleware(NulGuardMiddleware)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -299,6 +306,7 @@ def create_app_from_env() -> FastAPI:
         users,
         idempotency=SqlIdempotencyStore(side) if side else InMemoryIdempotencyStore(),
         evidence=evidence_store_for(rectify.env, side),
+        console_sessions=session_store_for(side),
         token_secret=os.environ.get(TOKEN_SECRET_VARIABLE, "").strip()
         or load_or_create_secret(side),
         token_ttl_minutes=int(os.environ.get(TOKEN_TTL_VARIABLE, "").strip() or 60),
