@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from domain.errors import IllegalTransition, InvalidCommand, NotPermitted
 from domain.hazard import Hazard
+from domain.inspection import Inspection
 from domain.order import DeadlinePolicy, RectificationOrder
 from domain.values import (
     Actor,
@@ -162,5 +163,45 @@ def order_actions(order: RectificationOrder, actor: Actor, at: datetime) -> Avai
             )
         ),
         "deny_extension": on_copy(lambda o: o.deny_extension(reason=_REASON, actor=actor, at=at)),
+    }
+    return AvailableActions(frozenset(name for name, run in attempts.items() if _allowed(run)))
+
+
+INSPECTION_ACTIONS = ("record_item", "report_hazard", "complete", "cancel")
+"""What may be done to an inspection, in the order a screen lists them."""
+
+
+def inspection_actions(inspection: Inspection, actor: Actor, at: datetime) -> AvailableActions:
+    """What ``actor`` may do to the inspection now (recording, reporting, completing)."""
+
+    def on_copy(action: Callable[[Inspection], object]) -> Callable[[], object]:
+        return lambda: action(copy.deepcopy(inspection))
+
+    first_item = inspection.item_codes[0] if inspection.item_codes else ""
+
+    def report(i: Inspection) -> None:
+        Hazard.report(
+            site_id=i.site_id,
+            inspection_id=i.id,
+            item_code=None,
+            category=_REASON,
+            description=_REASON,
+            location="",
+            severity=Severity.GENERAL,
+            evidence=[],
+            actor=actor,
+            at=at,
+        )
+        i.link_hazard(hazard_id=i.id, item_code=None, actor=actor, at=at)
+
+    attempts: dict[str, Callable[[], object]] = {
+        "record_item": on_copy(
+            lambda i: i.record_item(
+                item_code=first_item, result="pass", note="", actor=actor, at=at
+            )
+        ),
+        "report_hazard": on_copy(report),
+        "complete": on_copy(lambda i: i.complete(actor=actor, at=at)),
+        "cancel": on_copy(lambda i: i.cancel(reason=_REASON, actor=actor, at=at)),
     }
     return AvailableActions(frozenset(name for name, run in attempts.items() if _allowed(run)))

@@ -234,16 +234,16 @@ class Page:
 
 def render(
     request: Request,
-    template: str,
+    template_name: str,
     viewer: Viewer | None,
     status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
+    /,
     **data: Any,
 ) -> HTMLResponse:
-    """Render ``template`` for the request's person in their language."""
+    """Render ``template_name`` for the request's person in their language."""
     page = Page(request, viewer, data)
-    html = environment.get_template(template).render(page.context())
-    response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+    html = environment.get_template(template_name).render(page.context())
+    response = HTMLResponse(html, status_code=status_code)
     # Pages show personal data and CSRF tokens: never kept by a shared cache.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Cookie, Accept-Language"

@@ -69,6 +69,11 @@ RULES: dict[str, tuple[str, str]] = {
         "party_user_id",
         N_("That account is not a responsible party's."),
     ),
+    "version_not_in_history": (
+        "version",
+        N_("The case has no such version, or did not exist yet then."),
+    ),
+    "version_invalid": ("version", N_("The version must be at least 1.")),
     "date_invalid": ("", N_("Enter a date as YYYY-MM-DD.")),
     "form_reused": ("", N_("This form was already sent with other values; reload the page.")),
     "photo_too_large": ("photos", N_("A photo is larger than 20 MB.")),
