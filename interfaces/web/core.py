@@ -82,7 +82,7 @@ STATUS_NAMES = {
     "completion_reported": N_("completion reported"),
     "fulfilled": N_("fulfilled"),
     "cancelled": N_("cancelled"),
-    "open": N_("open"),
+    "open": N_("in progress"),
     "completed": N_("completed"),
     "general": N_("general"),
     "major": N_("major"),
