@@ -83,7 +83,7 @@ def _case_page(
         orders=case["orders"],
         verifications=case["verifications"],
         timeline=timeline,
-        actions=actions.ordered(CASE_ACTIONS),
+        actions=_with_sent(actions.ordered(CASE_ACTIONS), outcome),
         default_deadline=app.deadline_policy.default_deadline(Severity(hazard.severity), today),
         parties=[
             u for u in deps.users(request).list() if u.active and u.role == Role.RESPONSIBLE_PARTY
@@ -269,3 +269,11 @@ async def reopen(request: Request, case_id: UUID) -> Response:
             expected_version=expected_version(form),
         ),
     )
+
+
+def _with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
+    """The actions offered, and the one just refused: its form shows again with the
+    person's input, even if a change meanwhile means it would now be refused."""
+    if outcome is not None and outcome.action and outcome.action not in offered:
+        return [*offered, outcome.action]
+    return offered

@@ -50,7 +50,7 @@ def _order_page(
         order=order,
         hazard=hazard,
         site=app.get_site(hazard.site_id),
-        actions=actions.ordered(ORDER_ACTIONS),
+        actions=_with_sent(actions.ordered(ORDER_ACTIONS), outcome),
         on_behalf=viewer.role != Role.RESPONSIBLE_PARTY,
         grant_meaning=SignatureMeaning.EXTENSION_GRANTED,
         timeline=timeline,
@@ -192,3 +192,11 @@ async def deny_extension(request: Request, order_id: UUID) -> Response:
             expected_version=expected_version(form),
         ),
     )
+
+
+def _with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
+    """The actions offered, and the one just refused: its form shows again with the
+    person's input, even if a change meanwhile means it would now be refused."""
+    if outcome is not None and outcome.action and outcome.action not in offered:
+        return [*offered, outcome.action]
+    return offered
