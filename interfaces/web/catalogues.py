@@ -55,10 +55,16 @@ def update() -> None:
         with path.open("rb") as existing:
             catalog = read_po(existing, locale=language)
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.project, catalog.version = "rectify", "console"
+        catalog.msgid_bugs_address = catalog.last_translator = "rectify"
+        catalog.language_team = language
         catalog.obsolete.clear()
         if language == SOURCE_LANGUAGE:
             for message in catalog:
-                if message.id and not message.string:
+                if isinstance(message.id, tuple):
+                    if not all(message.string):
+                        message.string = message.id
+                elif message.id and not message.string:
                     message.string = message.id
         with path.open("wb") as out:
             write_po(out, catalog, width=100, omit_header=False, include_lineno=False)
