@@ -128,3 +128,15 @@ def new_context(
     # missing element fails the test in seconds rather than minutes.
     context.set_default_timeout(15_000)
     return context
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, add the end of the server's output: a 500's traceback is there."""
+    report = yield
+    if report.failed:
+        for name in ("console", "postgres_console"):
+            server = getattr(item, "funcargs", {}).get(name)
+            if isinstance(server, ConsoleServer):
+                report.sections.append((f"rectify serve output ({name})", server.log_tail()))
+    return report

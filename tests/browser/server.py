@@ -161,3 +161,62 @@ def start_console_server(database_url: str, workdir: Path, *, demo: bool = True)
         f"rectify serve did not answer within {STARTUP_TIMEOUT_SECONDS:.0f} s:\n"
         + server.log_tail()
     )
+
+
+def api_post(
+    server: ConsoleServer,
+    user: DemoUser,
+    path: str,
+    body: dict[str, Any],
+    version: int | None = None,
+) -> dict[str, Any]:
+    """POST ``body`` to the JSON API as ``user`` (``If-Match`` when ``version``); the result."""
+    headers = {"Authorization": f"Bearer {server.token(user)}"}
+    if version is not None:
+        headers["If-Match"] = f'"{version}"'
+    response = httpx.post(f"{server.base_url}{path}", json=body, headers=headers, timeout=30)
+    if response.status_code >= 300:
+        raise AssertionError(f"POST {path}: {response.status_code} {response.text}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def reported_case(server: ConsoleServer, site_name: str, description: str) -> str:
+    """A hazard 陈小峰 reported through the API on a site of its own; the case id.
+
+    For the tests whose subject is what happens to a case, not how it came to be.
+    """
+    from application.demo import CHEN_XIAOFENG
+    from domain.checklists import EPIDEMIC_2022, get_template
+
+    site = api_post(server, CHEN_XIAOFENG, "/sites", {"name": site_name, "region": "安义县"})
+    inspection = api_post(
+        server,
+        CHEN_XIAOFENG,
+        "/inspections",
+        {"site_id": site["id"], "template_code": EPIDEMIC_2022},
+    )
+    version = inspection["version"]
+    for code in get_template(EPIDEMIC_2022).item_codes:
+        body = (
+            {"result": "fail", "note": description}
+            if code == "visitor-register"
+            else {"result": "pass"}
+        )
+        path = f"/inspections/{inspection['id']}/items/{code}"
+        version = api_post(server, CHEN_XIAOFENG, path, body, version)["version"]
+    hazard = api_post(
+        server,
+        CHEN_XIAOFENG,
+        f"/inspections/{inspection['id']}/hazards",
+        {
+            "item_code": "visitor-register",
+            "category": "疫情防控",
+            "description": description,
+            "location": "前台",
+            "severity": "general",
+        },
+        version,
+    )
+    case_id: str = hazard["id"]
+    return case_id
