@@ -73,7 +73,7 @@ def install_console(app: FastAPI, sessions: SessionStore) -> None:
         ) -> Response:
             if is_console_path(request.url.path) or api_handler is None:
                 return console_not_found(request)
-            return await api_handler(request, error)  # type: ignore[no-any-return]
+            return await api_handler(request, error)
 
         app.add_exception_handler(error_class, not_found)
 

@@ -62,7 +62,7 @@ def update() -> None:
         if language == SOURCE_LANGUAGE:
             for message in catalog:
                 if isinstance(message.id, tuple):
-                    if not all(message.string):
+                    if not all(message.string or ()):
                         message.string = message.id
                 elif message.id and not message.string:
                     message.string = message.id

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -129,7 +129,7 @@ def current_viewer(request: Request) -> Viewer | None:
     """The person the session cookie names, if it is live and the account allows it."""
     cached = request.scope.get("rectify.viewer")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     store = deps.sessions(request)
     session = store.find(request.cookies.get(SESSION_COOKIE))
     if session is None:
@@ -171,7 +171,7 @@ def check_origin(request: Request) -> None:
         raise CsrfRefused()
 
 
-async def check_csrf(request: Request, viewer: Viewer) -> Mapping[str, Any]:
+async def check_csrf(request: Request, viewer: Viewer) -> FormData:
     """Refuse a POST without this session's CSRF token; return the form it sent."""
     check_origin(request)
     form = await request.form()

@@ -117,7 +117,7 @@ def changes_since(request: Request, aggregate_id: UUID, version: int) -> list[Ch
         found.append(
             Change(
                 version=event.originator_version,
-                time=event.timestamp,
+                time=getattr(event, "timestamp", None),
                 actor_name=actor.name if isinstance(actor, Actor) else "",
                 sentence_zh=zh,
                 sentence_en=en,
@@ -170,11 +170,14 @@ async def submit(
     the page to go to from that and the log position; ``show_again`` renders
     the form's page with an :class:`Outcome` and a status code.
     """
-    key = form.get(FORM_KEY_FIELD)
+    sent_key = form.get(FORM_KEY_FIELD)
+    key = sent_key if isinstance(sent_key, str) else ""
     store = deps.idempotency(request)
     user_id = viewer.user.user_id
     method_path = f"POST {request.url.path}"
-    claimed = isinstance(key, str) and _KEY_PATTERN.match(key) is not None
+    # A form without a well-formed key (not one the console rendered) still runs,
+    # only without the protection against a second send.
+    claimed = _KEY_PATTERN.match(key) is not None
     if claimed:
         fingerprint = _fingerprint(form)
         begun = await run_in_threadpool(store.begin, user_id, key, method_path, fingerprint)
@@ -192,7 +195,7 @@ async def submit(
 
     def abandon() -> None:
         if claimed:
-            store.abandon(user_id, key)  # type: ignore[arg-type]
+            store.abandon(user_id, key)
 
     app = deps.rectify(request)
     try:

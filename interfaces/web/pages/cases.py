@@ -29,17 +29,23 @@ EVERYONE = (Role.INSPECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.RESPONSIBLE_PART
 INSPECTING = (Role.INSPECTOR, Role.SUPERVISOR)
 
 
-def parse_date(raw: object, *, required: bool = False) -> date | None:
-    """A date field (YYYY-MM-DD, as ``<input type=date>`` sends it)."""
+def parse_date(raw: object) -> date | None:
+    """A date field (YYYY-MM-DD, as ``<input type=date>`` sends it), or None if empty."""
     text = str(raw or "").strip()
     if not text:
-        if required:
-            raise FormRefused("date_invalid")
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise FormRefused("date_invalid") from None
+
+
+def required_date(raw: object) -> date:
+    """A date field that must be filled in."""
+    found = parse_date(raw)
+    if found is None:
+        raise FormRefused("date_invalid")
+    return found
 
 
 def visible_case(request: Request, user: User, case_id: UUID) -> dict[str, Any]:
@@ -141,7 +147,7 @@ async def issue_order(request: Request, case_id: UUID) -> Response:
                 responsible_person=_text(form, "plan_responsible_person"),
                 measures=_text(form, "plan_measures"),
                 funds=_text(form, "plan_funds"),
-                deadline=parse_date(form.get("plan_deadline"), required=True),  # type: ignore[arg-type]
+                deadline=required_date(form.get("plan_deadline")),
                 contingency_plan=_text(form, "plan_contingency"),
             )
         return app.issue_order(

@@ -20,7 +20,7 @@ from interfaces.http.access import sees_order
 from interfaces.web import deps
 from interfaces.web.core import Refused, Viewer, check_csrf, render, require_viewer
 from interfaces.web.forms import Outcome, expected_version, photos, submit
-from interfaces.web.pages.cases import parse_date
+from interfaces.web.pages.cases import required_date
 
 router = APIRouter()
 
@@ -134,7 +134,7 @@ async def request_extension(request: Request, order_id: UUID) -> Response:
         lambda viewer, form, _: app.request_extension(
             viewer.user.actor(),
             order_id,
-            new_deadline=parse_date(form.get("new_deadline"), required=True),
+            new_deadline=required_date(form.get("new_deadline")),
             reason=_text(form, "reason"),
             expected_version=expected_version(form),
         ),
