@@ -73,6 +73,10 @@ ENGLISH: Final = MappingProxyType(
         "Show": "Show",
         "Re-grade the severity": "Re-grade the severity",
         "Re-grade": "Re-grade",
+        "Severity": "Severity",
+        "Dismiss: reported in error": "Dismiss: reported in error",
+        "Dismiss the hazard": "Dismiss the hazard",
+        "Nothing was overwritten.": "Nothing was overwritten.",
         "Someone else changed this record after you opened the page.": (
             "Someone else changed this record after you opened the page."
         ),
@@ -80,6 +84,7 @@ ENGLISH: Final = MappingProxyType(
         # Sentences of a case's timeline (application.audit.describe), in part.
         "timeline: verification failed": "verified the rectification: failed",
         "timeline: closed": "closed the case, signed by 张铭",
+        "timeline: regraded": "re-graded the hazard from general to major",
         # Statuses, as the pages name them.
         "reported": "reported",
         "rectifying": "rectifying",
@@ -157,12 +162,17 @@ CHINESE: Final = MappingProxyType(
         "Show": "显示",
         "Re-grade the severity": "调整隐患等级",
         "Re-grade": "调整等级",
+        "Severity": "严重程度",
+        "Dismiss: reported in error": "撤销：误报",
+        "Dismiss the hazard": "撤销隐患",
+        "Nothing was overwritten.": "没有覆盖任何内容。",
         "Someone else changed this record after you opened the page.": (
             "您打开本页后，其他人修改了这条记录。"
         ),
         "Changed since you opened this page:": "您打开本页后，记录已被修改：",
         "timeline: verification failed": "复查不合格，隐患退回整改",
         "timeline: closed": "签字销号（张铭",
+        "timeline: regraded": "将隐患等级由一般调整为重大",
         "reported": "已上报",
         "rectifying": "整改中",
         "awaiting verification": "待复查",
