@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel.core import negotiate_locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -63,15 +63,16 @@ def language_for(request: Request) -> str:
         if tag:
             preferred.append((quality, tag.replace("-", "_")))
     ordered = [tag for _, tag in sorted(preferred, key=lambda p: -p[0])]
-    found = Locale.negotiate(ordered, list(LANGUAGES), sep="_") if ordered else None
-    if found is None:
+    # The catalogue's own name is returned (never Babel's "zh_Hans_CN").
+    found = negotiate_locale(ordered, list(LANGUAGES), sep="_") if ordered else None
+    if found is None or found not in LANGUAGES:
         # "zh-TW" or "zh" still reads Chinese before English.
         for tag in ordered:
             for language in LANGUAGES:
                 if tag.split("_")[0].lower() == language.split("_")[0]:
                     return language
         return DEFAULT_LANGUAGE
-    return str(found)
+    return found
 
 
 @dataclass(frozen=True)
