@@ -17,6 +17,8 @@ ENGLISH: Final = MappingProxyType(
         "Password": "Password",
         "Work list": "Work list",
         "Sign out": "Sign out",
+        "Skip to content": "Skip to content",
+        "Sites": "Sites",
         "Find or register a site": "Find or register a site",
         "Register a site": "Register a site",
         "Name": "Name",
@@ -108,6 +110,8 @@ CHINESE: Final = MappingProxyType(
         "Password": "密码",
         "Work list": "待办",
         "Sign out": "退出",
+        "Skip to content": "跳到正文",
+        "Sites": "场所",
         "Find or register a site": "查找或登记场所",
         "Register a site": "登记场所",
         "Name": "名称",
@@ -189,6 +193,6 @@ CHINESE: Final = MappingProxyType(
 )
 
 WORDS: Final = MappingProxyType({"zh": CHINESE, "en": ENGLISH})
-LOCALES: Final = MappingProxyType({"zh": "zh", "en": "en-US"})
+LOCALES: Final = MappingProxyType({"zh": "zh-CN", "en": "en-US"})
 
 assert CHINESE.keys() == ENGLISH.keys(), "each language names the same things"
