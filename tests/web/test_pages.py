@@ -140,3 +140,24 @@ def test_an_unknown_record_is_the_console_404_page(console: Console) -> None:
     # The API's own paths keep their problem+json.
     api = console.client.get("/cases/00000000-0000-4000-8000-000000000000")
     assert api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_sites_are_found_by_part_of_their_name(console: Console) -> None:
+    console.sign_in(INSPECTOR)
+    _, page = console.page("/ui/sites?q=陶表印")
+    assert [a.get_text() for a in page.select("#sites a")] == ["陶表印盲人按摩店"]
+    _, page = console.page("/ui/sites?q=100%_")
+    assert page.select("#sites a") == []
+    _, page = console.page("/ui/sites")
+    assert len(page.select("#sites a")) == len(console.demo.site_ids)
+
+
+def test_a_site_page_lists_its_open_inspections(console: Console) -> None:
+    open_inspection = next(
+        i for i in console.demo.inspection_ids if console.rectify.get_inspection(i).status == "open"
+    )
+    site = console.rectify.get_inspection(open_inspection).site_id
+    console.sign_in(INSPECTOR)
+    _, page = console.page(f"/ui/sites/{site}")
+    links = [a["href"] for a in page.select("a[href^='/ui/inspections/']")]
+    assert links == [f"/ui/inspections/{open_inspection}"]

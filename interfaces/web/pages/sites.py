@@ -35,15 +35,14 @@ def _latest_templates() -> list[Any]:
 def _sites_page(request: Request, viewer: Any, outcome: Outcome | None, status: int) -> Response:
     caught_up(request, ("cases",))
     query = (request.query_params.get("q") or "").strip()
-    page = deps.read_models(request).queries.sites(limit=200)
-    rows = [s for s in page.items if not query or query in s["name"] or query in s["region"]]
+    page = deps.read_models(request).queries.sites(name=query or None, limit=PAGE_SIZE)
     return render(
         request,
         "sites.html",
         viewer,
         status,
-        sites=rows[:PAGE_SIZE],
-        total=len(rows),
+        sites=page.items,
+        total=page.total,
         q=query,
         outcome=outcome,
         may_register=viewer.role in INSPECTING,
@@ -88,12 +87,7 @@ def _site_page(
     site = app.get_site(site_id)
     queries = deps.read_models(request).queries
     history = queries.site_history(site_id, newest_first=True, limit=100)
-    open_inspections = queries.queue(
-        "open-inspections",
-        _scope_all(),
-        today=app.today(),
-        limit=200,
-    )
+    open_inspections = queries.site_inspections(site_id, status="open")
     return render(
         request,
         "site.html",
@@ -103,7 +97,7 @@ def _site_page(
         summary=queries.site(site_id),
         history=history.items,
         history_total=history.total,
-        open_inspections=[i for i in open_inspections.items if i["site_id"] == str(site_id)],
+        open_inspections=open_inspections.items,
         templates=_latest_templates(),
         team_candidates=[
             u
@@ -113,12 +107,6 @@ def _site_page(
         outcome=outcome,
         may_inspect=viewer.role in INSPECTING,
     )
-
-
-def _scope_all() -> Any:
-    from application.projections.access import Scope
-
-    return Scope()
 
 
 @router.get("/ui/sites/{site_id}")
