@@ -146,13 +146,23 @@ def build_console(database_url: str) -> tuple[FastAPI, RectifyApp, UserStore]:
     return create_app(rectify, users), rectify, users
 
 
-@pytest.fixture
-def console(sqlite_url: str) -> Iterator[Console]:
-    """The console over the demo data on a SQLite file of the test's own."""
-    app, rectify, users = build_console(sqlite_url)
+def _console(database_url: str) -> Iterator[Console]:
+    app, rectify, users = build_console(database_url)
     demo = find_dataset(rectify)
     assert demo is not None
     with TestClient(app) as client:
         yield Console(app, client, rectify, users, demo)
     rectify.close()
     users.close()
+
+
+@pytest.fixture
+def console(sqlite_url: str) -> Iterator[Console]:
+    """The console over the demo data on a SQLite file of the test's own."""
+    yield from _console(sqlite_url)
+
+
+@pytest.fixture
+def console_on(database_url: str) -> Iterator[Console]:
+    """The console over the demo data, once per backend (in memory, SQLite, PostgreSQL)."""
+    yield from _console(database_url)
