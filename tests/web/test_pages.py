@@ -161,3 +161,39 @@ def test_a_site_page_lists_its_open_inspections(console: Console) -> None:
     _, page = console.page(f"/ui/sites/{site}")
     links = [a["href"] for a in page.select("a[href^='/ui/inspections/']")]
     assert links == [f"/ui/inspections/{open_inspection}"]
+
+
+def test_the_auditor_filters_the_log_and_exports_what_it_shows(console: Console) -> None:
+    console.sign_in(AUDITOR)
+    _, page = console.page(f"/ui/audit/log?actor={PARTY.user_id}")
+    rows = page.select("#log tbody tr")
+    assert rows and all(PARTY.name in row.get_text() for row in rows)
+    links = {a.get_text(): a["href"] for a in page.select("a[download]")}
+    assert set(links) == {"JSON Lines", "CSV"}
+    csv = console.client.get(links["CSV"])
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("position,") and len(lines) == len(rows) + 1
+    jsonl = console.client.get(links["JSON Lines"])
+    assert len(jsonl.text.strip().splitlines()) == len(rows)
+    # Exports are the auditor's and supervisors', as the log is.
+    console.sign_in(PARTY)
+    assert console.client.get(links["CSV"], follow_redirects=False).status_code == 403
+
+
+def test_the_integrity_page_shows_the_chain_head_to_write_down(console: Console) -> None:
+    console.sign_in(AUDITOR)
+    _, page = console.page("/ui/audit/integrity")
+    assert page.select_one("[role=status]").get_text().startswith("日志完整")
+    head = console.app.state.audit.verify().head
+    assert page.select_one("#chain-head").get_text() == head.anchor
+
+
+def test_the_dashboard_draws_its_charts_on_the_server(console: Console) -> None:
+    console.sign_in(SUPERVISOR)
+    _, page = console.page("/ui/dashboard")
+    charts = page.select("svg.chart[role=img]")
+    assert len(charts) == 2
+    for chart in charts:
+        assert page.find(id=chart["aria-labelledby"]) is not None
+        assert chart.select("rect")
