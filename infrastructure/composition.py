@@ -79,6 +79,7 @@ from infrastructure.side_tables import (
 )
 from infrastructure.tokens import load_or_create_secret
 from infrastructure.login_limits import LoginLimits
+from infrastructure.sessions import SessionStore, session_store_for
 from infrastructure.users import InMemoryUserStore, SqlUserStore, UserStore, lockout_policy
 
 BackendKind = Literal["sqlite", "postgres", "popo"]
@@ -495,6 +496,11 @@ class Services:
     @cached_property
     def users(self) -> UserStore:
         return user_store(self.side, hasher=self._hasher)
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        """The web console's sign-in sessions, beside the events (in memory for popo)."""
+        return session_store_for(self.side)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

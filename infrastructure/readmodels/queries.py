@@ -353,12 +353,36 @@ class ReadModelQueries:
         rows = self._all(f"{_SITE_SELECT} WHERE s.site_id = ?", [str(site_id)])
         return rows[0] if rows else None
 
-    def sites(self, *, region: str | None = None, limit: int = 50, offset: int = 0) -> Page:
-        """Registered sites with their counts, by region then name."""
+    def sites(
+        self,
+        *,
+        region: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
+        """Registered sites with their counts, by region then name; ``name`` matches
+        part of a site's name or region."""
         where = _Where()
         if region:
             where.add("s.region = ?", region)
+        if name:
+            where.add(
+                "(s.name LIKE ? ESCAPE '\\' OR s.region LIKE ? ESCAPE '\\')",
+                _like(name),
+                _like(name),
+            )
         return self._page(_SITE_SELECT, where, "s.region, s.name, s.site_id", limit, offset)
+
+    def site_inspections(
+        self, site_id: UUID, *, status: str | None = None, limit: int = 50
+    ) -> Page:
+        """A site's inspections (only those in ``status`` if given), newest first."""
+        where = _Where()
+        where.add("i.site_id = ?", str(site_id))
+        if status:
+            where.add("i.status = ?", status)
+        return self._page(_INSPECTION_SELECT, where, "i.opened_at DESC, i.inspection_id", limit, 0)
 
     def site_history(
         self, site_id: UUID, *, newest_first: bool = False, limit: int = 100, offset: int = 0

@@ -60,7 +60,7 @@ def echo_banner(
     """What an operator needs to start using the service, printed before it starts."""
     url = base_url(host, port)
     typer.echo(f"rectify serving {shown(database_url)} ({workers} worker{'s' * (workers > 1)})")
-    typer.echo(f"  URL:       {url}/")
+    typer.echo(f"  Console:   {url}/")
     typer.echo(f"  API docs:  {url}/docs")
     typer.echo(f"  OpenAPI:   {url}/openapi.json")
     if logins:
@@ -68,9 +68,16 @@ def echo_banner(
     typer.echo("  Stop with Ctrl+C.", nl=True)
 
 
+def echo_console_url(host: str, port: int, demo: bool) -> None:
+    """The first line printed: where a person opens the web console."""
+    hint = " (sign in with a demo login listed below)" if demo else ""
+    typer.echo(f"Open the console in a browser: {base_url(host, port)}/{hint}")
+
+
 def serve(database_url: str | None, host: str, port: int, workers: int, demo: bool) -> None:
     """Load the demo if asked, print the banner, then serve until interrupted."""
     check_workers(database_url, workers)
+    echo_console_url(host, port, demo)
     try:
         # Read here too, so a malformed setting stops the start with its own
         # message rather than a worker's traceback.

@@ -49,6 +49,7 @@ from infrastructure.persistence import database_url_from_env
 from infrastructure.projections.host import ReadModels
 from infrastructure.tokens import TokenIssuer
 from infrastructure.users import UserStore
+from infrastructure.sessions import SessionStore
 from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
@@ -76,6 +77,7 @@ from interfaces.http.routers import notifications as notification_routes
 from interfaces.http.routers import queries as read_model_routes
 from interfaces.http.routers import webhooks as webhook_routes
 from interfaces.http.security import Authenticator
+from interfaces.web import install_console, is_console_path
 
 logger = logging.getLogger("rectify.http")
 
@@ -159,6 +161,7 @@ def create_app(
     evidence: EvidenceStore | None = None,
     token_secret: str | None = None,
     token_ttl_minutes: int = 60,
+    console_sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The HTTP API over the composition root's ``services`` — or, given an
     application and users built elsewhere, over the services around them.
@@ -175,6 +178,8 @@ def create_app(
     idempotency = idempotency or services.idempotency
     evidence = evidence or services.evidence
     tokens = TokenIssuer(token_secret or services.token_secret, ttl_minutes=token_ttl_minutes)
+    if console_sessions is None:
+        console_sessions = services.sessions
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -244,12 +249,14 @@ def create_app(
     # The feed, webhook subscriptions and notifications, for other systems and people.
     for module in (feed_routes, webhook_routes, notification_routes):
         app.include_router(module.router)
+    # The web console: `/` and `/ui/...` pages, `/static/...` files.
+    install_console(app, console_sessions)
 
     # Added innermost first: a request meets the body limit, then the write
     # guard, then the idempotency check (which needs the guard's user).
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(WriteGuardMiddleware)
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(WriteGuardMiddleware, exempt=is_console_path)
+    app.add_middleware(BodyLimitMiddleware, console_path=is_console_path)
     app.add_middleware(NulGuardMiddleware)
     # A database that cannot be reached is a 503, wherever found.
     app.add_middleware(DatabaseUnavailableMiddleware)

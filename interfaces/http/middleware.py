@@ -9,7 +9,9 @@ From the outside in:
    evidence upload) is refused with 413 before it is read whole.
 2. :class:`WriteGuardMiddleware` — a state-changing request must carry a valid
    token (else 401), and an auditor's is refused (403) before anything else
-   about it is looked at: auditors change nothing.
+   about it is looked at: auditors change nothing. The web console's forms
+   (``exempt`` paths) authenticate by session and CSRF token instead, and its
+   use cases refuse an auditor just the same.
 3. :class:`IdempotencyMiddleware` — a POST with an ``Idempotency-Key`` is run
    once per user and key; a retry gets the first response back.
 
@@ -24,7 +26,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -139,6 +141,7 @@ class BodyLimitMiddleware:
         app: ASGIApp,
         default_limit: int = DEFAULT_BODY_LIMIT,
         limits: Mapping[tuple[str, str], int] | None = None,
+        console_path: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         self.default_limit = default_limit
@@ -150,12 +153,16 @@ class BodyLimitMiddleware:
                 ("POST", DOCUMENT_CHECK_PATH): EVIDENCE_BODY_LIMIT,
             }
         )
+        # The console's forms may carry photos taken on a phone, as /evidence does.
+        self.console_path = console_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limits.get((scope["method"], scope["path"]), self.default_limit)
+        if self.console_path is not None and self.console_path(scope["path"]):
+            limit = max(limit, EVIDENCE_BODY_LIMIT)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not _DIGITS.fullmatch(declared):
@@ -205,16 +212,19 @@ class WriteGuardMiddleware:
     """Authenticate every state-changing request first; refuse auditors' at once.
 
     The user found is left in the scope for the endpoint (see ``current_user``).
+    Paths for which ``exempt`` is true (the console's) are passed through.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt: Callable[[str], bool] | None = None) -> None:
         self.app = app
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] in SAFE_METHODS
             or (scope["method"], scope["path"]) in PUBLIC_WRITES
+            or (self.exempt is not None and self.exempt(scope["path"]))
         ):
             await self.app(scope, receive, send)
             return
