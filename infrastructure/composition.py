@@ -64,12 +64,14 @@ from infrastructure.integration.services import (
     REMINDER_SECONDS,
     Integration,
 )
+from infrastructure.login_limits import LoginLimits
 from infrastructure.persistence import database_url_from_env, environment_for, pool_connect_kwargs
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.projections.waker import NotifyWaker
 from infrastructure.readmodels.queries import ReadModelQueries
 from infrastructure.readmodels.store import ReadModelStore
+from infrastructure.sessions import SessionStore, session_store_for
 from infrastructure.side_tables import (
     SQLITE_LOCK_TIMEOUT_SECONDS,
     PostgresSideDatabase,
@@ -78,8 +80,6 @@ from infrastructure.side_tables import (
     postgres_conninfo,
 )
 from infrastructure.tokens import load_or_create_secret
-from infrastructure.login_limits import LoginLimits
-from infrastructure.sessions import SessionStore, session_store_for
 from infrastructure.users import InMemoryUserStore, SqlUserStore, UserStore, lockout_policy
 
 BackendKind = Literal["sqlite", "postgres", "popo"]

@@ -47,9 +47,9 @@ from infrastructure.evidence import EvidenceStore
 from infrastructure.idempotency import IdempotencyPurger, IdempotencyStore, purge_settings
 from infrastructure.persistence import database_url_from_env
 from infrastructure.projections.host import ReadModels
+from infrastructure.sessions import SessionStore
 from infrastructure.tokens import TokenIssuer
 from infrastructure.users import UserStore
-from infrastructure.sessions import SessionStore
 from interfaces.http.commands import Commands
 from interfaces.http.middleware import (
     BodyLimitMiddleware,
