@@ -36,13 +36,11 @@ sys.path.insert(0, str(ROOT))
 
 from application.audit.describe import topics_for  # noqa: E402
 from application.projections.access import Scope  # noqa: E402
-from infrastructure.bootstrap import build_app  # noqa: E402
-from infrastructure.documents import build_documents  # noqa: E402
+from infrastructure.composition import Services  # noqa: E402
 from infrastructure.documents.ledger import write_csv, write_xlsx  # noqa: E402
 from infrastructure.documents.pdf import render_pdf  # noqa: E402
 from infrastructure.projections.runner import ProjectionRunner  # noqa: E402
-from infrastructure.readmodels.queries import CaseFilter, ReadModelQueries  # noqa: E402
-from infrastructure.readmodels.store import ReadModelStore  # noqa: E402
+from infrastructure.readmodels.queries import CaseFilter  # noqa: E402
 from interfaces.cli.demo import load_demo_data  # noqa: E402
 
 DEFAULT_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,8 +60,8 @@ def ms(seconds: float) -> str:
 
 
 def time_notices(url: str, renders: int) -> dict[str, Any]:
-    app = build_app(url)
-    documents = build_documents(app)
+    services = Services.open(url)
+    documents = services.documents
     orders = [
         uuid.UUID(str(n.originator_id))
         for n in documents.audit.notifications(topics=topics_for(("RectificationOrder.Issued",)))
@@ -80,7 +78,7 @@ def time_notices(url: str, renders: int) -> dict[str, Any]:
         rendered.append(t2 - t1)
         total.append(t2 - t0)
         pages += pdf.count(b"/Type /Page\n") or pdf.count(b"/Type/Page")
-    app.close()
+    services.close()
     return {
         "renders": renders,
         "orders": len(orders),
@@ -101,8 +99,9 @@ def _rows(cursor: Any, sql: str) -> list[dict[str, Any]]:
 def fill_read_model(url: str, cases: int) -> int:
     """Copy the projected demo cases (with their orders and verifications) until
     ``cases`` cases are in ``rm_cases``; returns how many there are."""
-    app = build_app(url)
-    store = ReadModelStore(app)
+    services = Services.open(url)
+    app = services.app
+    store = services.read_models
     ProjectionRunner(app, store.projection("cases"), batch_size=1000).catch_up()
     postgres = store.is_postgres
     mark = "%s" if postgres else "?"
@@ -169,7 +168,7 @@ def fill_read_model(url: str, cases: int) -> int:
                         f"INSERT INTO rm_{table} ({columns}) VALUES ({marks})", batch[table]
                     )
     store.close()
-    app.close()
+    services.close()
     return have
 
 
@@ -177,8 +176,9 @@ def fill_read_model(url: str, cases: int) -> int:
 
 
 def export_phase(url: str, fmt: str, limit: int | None) -> dict[str, Any]:
-    app = build_app(url)
-    queries = ReadModelQueries(ReadModelStore(app))
+    services = Services.open(url)
+    app = services.app
+    queries = services.queries
     rows = queries.iter_ledger(Scope(), CaseFilter(), sort="reported_at")
     if limit is not None:
         rows = itertools.islice(rows, limit)
@@ -192,7 +192,7 @@ def export_phase(url: str, fmt: str, limit: int | None) -> dict[str, Any]:
                 count = write_csv(rows, stream, lang="zh", time_zone=app.time_zone)
         seconds = time.perf_counter() - started
         size = path.stat().st_size
-    app.close()
+    services.close()
     return {
         "format": fmt,
         "rows": count,

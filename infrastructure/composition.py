@@ -39,6 +39,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from application.app import OverdueReport, RectifyApp
 from application.audit.chain import AuditChainProjection, AuditChainView
 from application.audit.service import AuditService, EventLocator
+from application.documents import DocumentService
 from application.ports import Clock, PasswordChecker
 from infrastructure.audit.memory import InMemoryAuditChain, ScanningEventLocator
 from infrastructure.audit.postgres import PostgresAuditChain, PostgresEventLocator
@@ -539,6 +540,11 @@ class Services:
         return AuditService(
             self.app, chain=self.audit_chain, locator=self.backend.event_locator(self.app)
         )
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        """Notices and verification records made from the events, and their check."""
+        return DocumentService(self.audit)
 
     def audit_chain_runner(self, **options: Any) -> ProjectionRunner[AuditChainView]:
         """A runner of the chain alone (``catch_up()`` chains what is there now)."""

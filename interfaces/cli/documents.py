@@ -20,13 +20,12 @@ from application.errors import ApplicationError
 from application.projections.access import Scope
 from domain.errors import DomainError
 from domain.hazard import HazardStatus
-from infrastructure.bootstrap import build_app
-from infrastructure.documents import build_documents, issuing_unit
+from infrastructure.composition import Services
+from infrastructure.documents import issuing_unit
 from infrastructure.documents.ledger import write_csv, write_xlsx
 from infrastructure.documents.pdf import read_record, render_pdf
 from infrastructure.projections.runner import ProjectionRunner
-from infrastructure.readmodels.queries import SORTS, CaseFilter, ReadModelQueries
-from infrastructure.readmodels.store import ReadModelStore
+from infrastructure.readmodels.queries import SORTS, CaseFilter
 from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
@@ -57,15 +56,13 @@ Output = Annotated[
 @contextmanager
 def open_documents(database_url: str | None) -> Iterator[tuple[RectifyApp, DocumentService]]:
     """The document service on ``database_url``; refusals become an error and exit 1."""
-    rectify = build_app(database_url)
-    try:
-        yield rectify, build_documents(rectify)
-    except (ApplicationError, DomainError) as error:
-        raise fail(error.message) from None
-    except ChainNotReady as error:
-        raise fail(str(error)) from None
-    finally:
-        rectify.close()
+    with Services.open(database_url) as services:
+        try:
+            yield services.app, services.documents
+        except (ApplicationError, DomainError) as error:
+            raise fail(error.message) from None
+        except ChainNotReady as error:
+            raise fail(str(error)) from None
 
 
 def _subject(value: str, what: str) -> UUID:
@@ -157,22 +154,19 @@ def ledger(
         closed_to=_day(closed_to, "--closed-to"),
     )
     path = output or Path(f"hazard-ledger.{format.value}")
-    rectify = build_app(database_url)
-    try:
-        store = ReadModelStore(rectify)
+    with Services.open(database_url) as services:
+        rectify = services.app
         # The read model is brought up to the log first: after `rectify demo`, or
         # with no server running, it may not have seen the newest events.
-        ProjectionRunner(rectify, store.projection("cases"), batch_size=1000).catch_up()
-        rows = ReadModelQueries(store).iter_ledger(
-            Scope(), filters, sort=sort, descending=not ascending
-        )
+        ProjectionRunner(
+            rectify, services.read_models.projection("cases"), batch_size=1000
+        ).catch_up()
+        rows = services.queries.iter_ledger(Scope(), filters, sort=sort, descending=not ascending)
         if format == LedgerFormat.XLSX:
             count = write_xlsx(rows, path, lang=lang.value, time_zone=rectify.time_zone)
         else:
             with path.open("w", encoding="utf-8-sig", newline="") as stream:
                 count = write_csv(rows, stream, lang=lang.value, time_zone=rectify.time_zone)
-    finally:
-        rectify.close()
     typer.echo(f"{path}  ({count} cases)")
 
 

@@ -17,7 +17,7 @@ from application.app import RectifyApp
 from application.documents import CheckStatus, DocumentService, content_digest
 from infrastructure.audit import build_audit
 from infrastructure.clock import ManualClock
-from infrastructure.documents import build_documents
+from infrastructure.composition import Services
 from infrastructure.documents.pdf import read_record, render_pdf
 from interfaces.cli.main import app as cli
 from tests.audit.conftest import History, open_app, write_history
@@ -48,7 +48,7 @@ def history(stored_app: RectifyApp, clock: ManualClock) -> History:
 
 @pytest.fixture
 def documents(stored_app: RectifyApp) -> DocumentService:
-    return build_documents(stored_app)
+    return Services.around(stored_app).documents
 
 
 def _check(pdf_path: Path, url: str) -> Any:

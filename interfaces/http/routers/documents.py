@@ -36,7 +36,6 @@ from infrastructure.users import User
 from interfaces.http.access import require_sees_order, require_sees_verification
 from interfaces.http.commands import Commands
 from interfaces.http.problems import ProblemError, problem_responses
-from interfaces.http.routers.audit import audit_service
 from interfaces.http.routers.common import Anyone, Cmd
 from interfaces.http.routers.queries import CaseSearch, CasesReady, Host, SearchOf
 
@@ -55,11 +54,8 @@ LangParam = Annotated[
 
 
 def documents(request: Request) -> DocumentService:
-    """The document service of the app's application, made once."""
-    service = getattr(request.app.state, "documents", None)
-    if service is None:
-        service = DocumentService(audit_service(request))
-        request.app.state.documents = service
+    """The document service of the app's services."""
+    service: DocumentService = request.app.state.services.documents
     return service
 
 
