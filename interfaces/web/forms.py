@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -33,7 +32,15 @@ from application.audit.describe import sentence_for
 from application.errors import ApplicationError, SignatureRejected, StaleVersion
 from domain.errors import DomainError, NotPermitted
 from domain.values import Actor, Evidence
-from infrastructure.idempotency import Claim, StoredResponse
+from infrastructure.idempotency import (
+    Claim,
+    KeyAlreadyAnswered,
+    PendingKey,
+    RecordedEvent,
+    StoredResponse,
+    pending_key,
+)
+from interfaces.http.commands import created_record
 from interfaces.web import deps
 from interfaces.web.core import Viewer, redirect
 from interfaces.web.messages import FieldError, error_for
@@ -41,7 +48,6 @@ from interfaces.web.messages import FieldError, error_for
 FORM_KEY_FIELD = "form_key"
 VERSION_FIELD = "version"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-IN_PROGRESS_WAIT_SECONDS = 10.0
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 # Fields that are not the person's input: left out of the "same form?" fingerprint.
 _NOT_INPUT = frozenset({"csrf_token", FORM_KEY_FIELD})
@@ -163,12 +169,16 @@ async def submit(
     next_url: Callable[[Any, int | None], str],
     show_again: Callable[[Outcome, int], Response],
     versioned: UUID | None = None,
+    creates: str | None = None,
 ) -> Response:
     """Run one form's command once; see the module's docstring.
 
     ``run`` calls the use case and returns what it returned; ``next_url`` gives
     the page to go to from that and the log position; ``show_again`` renders
-    the form's page with an :class:`Outcome` and a status code.
+    the form's page with an :class:`Outcome` and a status code. ``creates``
+    names the kind of record the command creates (``"site"``, ``"order"`` …):
+    the answer kept with the events finds the new record by it, as the API's
+    commands do.
     """
     sent_key = form.get(FORM_KEY_FIELD)
     key = sent_key if isinstance(sent_key, str) else ""
@@ -178,37 +188,66 @@ async def submit(
     # A form without a well-formed key (not one the console rendered) still runs,
     # only without the protection against a second send.
     claimed = _KEY_PATTERN.match(key) is not None
-    if claimed:
-        fingerprint = _fingerprint(form)
+    fingerprint = _fingerprint(form) if claimed else ""
+
+    async def answered() -> Response | None:
+        """The first send's answer, if this form was sent and recorded before."""
+        if not claimed:
+            return None
         begun = await run_in_threadpool(store.begin, user_id, key, method_path, fingerprint)
-        waited = 0.0
-        while begun.claim == Claim.IN_PROGRESS and waited < IN_PROGRESS_WAIT_SECONDS:
-            await anyio.sleep(0.05)
-            waited += 0.05
-            begun = await run_in_threadpool(store.begin, user_id, key, method_path, fingerprint)
         if begun.claim == Claim.REPLAY and begun.response is not None:
-            location = dict(begun.response.headers).get("location", "/")
-            return redirect(request, location)
-        if begun.claim in (Claim.MISMATCH, Claim.IN_PROGRESS):
+            return redirect(request, dict(begun.response.headers).get("location", "/"))
+        if begun.claim == Claim.MISMATCH:
             outcome = Outcome([error_for("form_reused")], values=text_values(form), action=action)
             return show_again(outcome, 409)
+        return None
 
-    def abandon() -> None:
-        if claimed:
-            store.abandon(user_id, key)
+    replay = await answered()
+    if replay is not None:
+        return replay
 
+    def url_after(returned: Any, position: int | None) -> str:
+        url = next_url(returned, position)
+        if position is not None:
+            url += ("&" if "?" in url else "?") + f"after={position}"
+        return url
+
+    def answer(recorded: Sequence[RecordedEvent]) -> StoredResponse:
+        # Written in the events' transaction: a second send finds it even when
+        # this process dies before the redirect leaves it.
+        returned = created_record(recorded, creates) if creates else None
+        position = max((r.position for r in recorded), default=None)
+        return StoredResponse(303, [("location", url_after(returned, position))], b"")
+
+    pending = PendingKey(
+        user_id, key, method_path, fingerprint, with_events=store.answers_with_events
+    )
+    pending.answer = answer
     app = deps.rectify(request)
-    try:
 
-        def call() -> tuple[Any, int | None]:
+    def call() -> tuple[Any, int | None]:
+        token = pending_key.set(pending if claimed else None)
+        try:
             with app.collecting_saves() as recordings:
                 returned = run()
-            position = max((r.notification.id for r in recordings), default=None)
-            return returned, position
+        finally:
+            pending_key.reset(token)
+        position = max((r.notification.id for r in recordings), default=None)
+        return returned, position
 
+    try:
         returned, position = await run_in_threadpool(call)
+    except KeyAlreadyAnswered:
+        # Another send of this form committed first; this one recorded nothing.
+        replay = await answered()
+        if replay is None:
+            raise
+        return replay
     except StaleVersion as error:
-        await run_in_threadpool(abandon)
+        # A second send of a versioned form finds its own first send's change.
+        replay = await answered()
+        if replay is not None:
+            return replay
         changes = (
             await run_in_threadpool(changes_since, request, versioned, error.expected)
             if versioned is not None
@@ -219,25 +258,22 @@ async def submit(
         )
         return show_again(outcome, 409)
     except FormRefused as error:
-        await run_in_threadpool(abandon)
         return show_again(
             Outcome([error_for(error.rule)], values=text_values(form), action=action), 422
         )
     except (DomainError, ApplicationError) as error:
-        await run_in_threadpool(abandon)
+        replay = await answered()
+        if replay is not None:
+            return replay
         permitted = not isinstance(error, NotPermitted | SignatureRejected)
         status = 403 if not permitted else (409 if error.rule == "concurrent_write" else 422)
         outcome = Outcome(
             [error_for(error.rule, permitted=permitted)], values=text_values(form), action=action
         )
         return show_again(outcome, status)
-    except BaseException:
-        await run_in_threadpool(abandon)
-        raise
-    url = next_url(returned, position)
-    if position is not None:
-        url += ("&" if "?" in url else "?") + f"after={position}"
-    if claimed:
+    url = url_after(returned, position)
+    if claimed and not pending.stored:
+        # Nothing kept the answer with events (the in-memory store): keep it now.
         stored = StoredResponse(303, [("location", url)], b"")
-        await run_in_threadpool(store.complete, user_id, key, stored)
+        await run_in_threadpool(store.keep, user_id, key, method_path, fingerprint, stored)
     return redirect(request, url)

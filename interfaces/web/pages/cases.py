@@ -112,6 +112,7 @@ async def _case_command(
     roles: tuple[Role, ...],
     run: Callable[[Viewer, FormData, Any], Any],
     next_url: Callable[[Any], str] | None = None,
+    creates: str | None = None,
 ) -> Response:
     """Run one of the case's forms (see :func:`interfaces.web.forms.submit`)."""
     viewer = require_viewer(request, *roles)
@@ -128,6 +129,7 @@ async def _case_command(
         ),
         show_again=lambda outcome, status: _case_page(request, viewer, case_id, outcome, status),
         versioned=case_id,
+        creates=creates,
     )
 
 
@@ -165,7 +167,13 @@ async def issue_order(request: Request, case_id: UUID) -> Response:
         )
 
     return await _case_command(
-        request, case_id, "issue_order", INSPECTING, run, lambda order_id: f"/ui/orders/{order_id}"
+        request,
+        case_id,
+        "issue_order",
+        INSPECTING,
+        run,
+        lambda order_id: f"/ui/orders/{order_id}",
+        creates="order",
     )
 
 

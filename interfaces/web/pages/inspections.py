@@ -135,6 +135,7 @@ async def report_hazard(request: Request, inspection_id: UUID) -> Response:
             expected_version=expected_version(form),
         ),
         next_url=lambda hazard_id, _: f"/ui/cases/{hazard_id}",
+        creates="case",
         show_again=lambda outcome, status: _inspection_page(
             request, viewer, inspection_id, outcome, status
         ),

@@ -75,6 +75,7 @@ async def register_site(request: Request) -> Response:
             kind=str(form.get("kind") or ""),
         ),
         next_url=lambda site_id, _: f"/ui/sites/{site_id}",
+        creates="site",
         show_again=lambda outcome, status: _sites_page(request, viewer, outcome, status),
     )
 
@@ -140,5 +141,6 @@ async def open_inspection(request: Request, site_id: UUID) -> Response:
             inspectors=team,
         ),
         next_url=lambda inspection_id, _: f"/ui/inspections/{inspection_id}",
+        creates="inspection",
         show_again=lambda outcome, status: _site_page(request, viewer, site_id, outcome, status),
     )
