@@ -184,8 +184,11 @@ def test_the_auditor_filters_the_log_and_exports_what_it_shows(console: Console)
 def test_the_integrity_page_shows_the_chain_head_to_write_down(console: Console) -> None:
     console.sign_in(AUDITOR)
     _, page = console.page("/ui/audit/integrity")
-    assert page.select_one("[role=status]").get_text().startswith("日志完整")
     head = console.app.state.audit.verify().head
+    assert page.select_one("#chain-head").get_text() == head.anchor
+    assert page.select_one("[role=status]") is None  # not checked until asked
+    _, page = console.page("/ui/audit/integrity?verify=1")
+    assert page.select_one("#integrity-result[role=status]").get_text().startswith("日志完整")
     assert page.select_one("#chain-head").get_text() == head.anchor
 
 

@@ -224,12 +224,12 @@ def _export(request: Request, kind: str) -> Response:
     )
 
 
-@router.get("/ui/audit/log.jsonl")
+@router.get("/ui/audit/export.jsonl")
 def export_jsonl(request: Request) -> Response:
     return _export(request, "jsonl")
 
 
-@router.get("/ui/audit/log.csv")
+@router.get("/ui/audit/export.csv")
 def export_csv(request: Request) -> Response:
     return _export(request, "csv")
 
@@ -239,11 +239,15 @@ async def integrity(request: Request) -> Response:
     viewer = require_viewer(request, *AUDITING)
 
     def page() -> Response:
-        report = deps.audit(request).verify()
+        audit = deps.audit(request)
+        # Recomputing the chain reads every event: it runs when the auditor asks,
+        # not each time the page is opened; the head alone is one row.
+        report = audit.verify() if request.query_params.get("verify") else None
         problem = None
-        if report.problem is not None:
+        if report is not None and report.problem is not None:
             problem = CHAIN_PROBLEMS.get(str(report.problem.kind), "%(p)s"), report.problem.position
-        return render(request, "integrity.html", viewer, report=report, problem=problem)
+        head = report.head if report is not None else audit.head()
+        return render(request, "integrity.html", viewer, report=report, problem=problem, head=head)
 
     return await run_in_threadpool(page)
 
