@@ -24,7 +24,7 @@ from interfaces.web import deps
 from interfaces.web.charts import bar_chart, month_chart
 from interfaces.web.core import render, require_viewer
 from interfaces.web.messages import N_, error_for
-from interfaces.web.reads import caught_up
+from interfaces.web.reads import as_of_read_models, caught_up
 
 router = APIRouter()
 
@@ -99,7 +99,13 @@ async def dashboard(request: Request) -> Response:
     def page() -> Response:
         caught_up(request, ("cases",))
         app = deps.rectify(request)
-        figures = deps.read_models(request).queries.dashboard(today=app.today())
+        today = app.today()
+        figures = as_of_read_models(
+            request,
+            ("dashboard", today),
+            ("cases",),
+            lambda: deps.read_models(request).queries.dashboard(today=today),
+        )
         return render(
             request,
             "dashboard.html",
