@@ -236,7 +236,8 @@ async def submit(
         raise
     url = next_url(returned, position)
     if position is not None:
-        url += ("&" if "?" in url else "?") + f"after={position}"
+        url, hash_mark, fragment = url.partition("#")
+        url += ("&" if "?" in url else "?") + f"after={position}" + hash_mark + fragment
     if claimed:
         stored = StoredResponse(303, [("location", url)], b"")
         await run_in_threadpool(store.complete, user_id, key, stored)
