@@ -59,8 +59,10 @@ CATCH_UP_TIMEOUT_SECONDS = 1800.0
 # Ids in paths and queries: UUIDs, then plain numbers (versions, positions, pages).
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 NUMBER = re.compile(r"(?<=[/=])\d+(?=$|[/&])")
-# Not pages: the assets, the API's own documents, and links that download.
-NOT_PAGES = re.compile(r"^/(static|docs|redoc|openapi\.json)|export|download|\.(csv|xlsx|pdf)$")
+# Not pages: the assets, the evidence files, the API's own documents, and downloads.
+NOT_PAGES = re.compile(
+    r"^/(static|docs|redoc|openapi\.json)|^/ui/evidence/|export|download|\.(csv|jsonl|xlsx|pdf)$"
+)
 
 
 # -- reading HTML ----------------------------------------------------------------------------
