@@ -1,0 +1,64 @@
+"""The console's newest-first work queues hold the same rows as the read models' queues."""
+
+from __future__ import annotations
+
+import pytest
+
+from application.demo import STORY_START, load_demo
+from application.projections.access import scope_for
+from domain.values import Role
+from infrastructure.bootstrap import build_app
+from infrastructure.clock import ManualClock
+from infrastructure.projections.host import ReadModelHost
+from infrastructure.readmodels.queries import QUEUES, CaseFilter
+from infrastructure.readmodels.work_lists import WorkLists
+
+READERS = [
+    ("zhangming", Role.SUPERVISOR, False),
+    ("chenxiaofeng", Role.INSPECTOR, True),
+    ("yujianming", Role.SUPERVISOR, True),
+    ("taobiaoyin", Role.RESPONSIBLE_PARTY, False),
+    ("auditor", Role.AUDITOR, False),
+]
+
+
+@pytest.fixture
+def host(database_url: str):  # type: ignore[no-untyped-def]
+    app = build_app(database_url)
+    load_demo(app, ManualClock(STORY_START))
+    with ReadModelHost(app) as running:
+        running.wait_for(app.recorder.max_notification_id() or 0, running.names, timeout=30)
+        yield running
+    app.close()
+
+
+def _ids(rows: list[dict], key: str) -> list[str]:
+    return [str(row[key]) for row in rows]
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_each_queue_holds_the_same_rows_newest_first(host, queue: str) -> None:  # type: ignore[no-untyped-def]
+    lists = WorkLists(host.store)
+    today = STORY_START.date().replace(day=25)
+    key = {"open-inspections": "inspection_id"}.get(queue) or (
+        "order_id" if queue.startswith(("orders", "pending")) else "case_id"
+    )
+    for user_id, role, mine in READERS:
+        scope = scope_for(user_id, role, mine=mine)
+        expected = host.queries.queue(queue, scope, today=today, limit=200)
+        found = lists.queue(queue, scope, today=today, limit=200)
+        assert found.total == expected.total, (queue, user_id)
+        assert sorted(_ids(found.items, key)) == sorted(_ids(expected.items, key)), (queue, user_id)
+        assert set(found.items[0]) >= set(expected.items[0]) if found.items else True
+
+
+def test_the_cases_a_reader_may_see_are_the_searchs(host) -> None:  # type: ignore[no-untyped-def]
+    lists = WorkLists(host.store)
+    for user_id, role, _ in READERS:
+        scope = scope_for(user_id, role)
+        expected = host.queries.search_cases(scope, CaseFilter(), limit=200)
+        found = lists.cases(scope, limit=200)
+        assert found.total == expected.total
+        assert sorted(_ids(found.items, "case_id")) == sorted(_ids(expected.items, "case_id"))
+        reported = [row["reported_at"] for row in found.items]
+        assert reported == sorted(reported, reverse=True)
