@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from application.projections.access import Scope
-from infrastructure.readmodels.queries import DUE_SOON_DAYS, Page
+from infrastructure.readmodels.queries import DUE_SOON_DAYS, CaseFilter, Page
 from infrastructure.readmodels.store import ReadModelStore
 
 _TEAM = (
@@ -58,14 +58,32 @@ SELECT c.case_id, c.site_id, s.name AS site_name, s.region AS region, c.inspecti
        c.verified_by, c.verified_by_name, c.closed_at, c.closed_by_name, c.dismissed_at,
        c.last_activity_at, o.order_id, o.number AS order_number, o.status AS order_status,
        o.deadline, o.party_name, o.party_user_id
-  FROM (SELECT c.* FROM rm_cases c{join}{where} ORDER BY {order} LIMIT ?) c
+  FROM (SELECT c.* FROM rm_cases c{join}{where} ORDER BY {order} LIMIT ? OFFSET ?) c
   JOIN rm_sites s ON s.site_id = c.site_id
   LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id
  ORDER BY {order}"""
 
 
+_SITES = """
+SELECT x.*,
+       (SELECT COUNT(*) FROM rm_inspections i WHERE i.site_id = x.site_id) AS inspections,
+       (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = x.site_id
+         AND c.status IN ('reported', 'rectifying', 'awaiting_verification', 'verified'))
+         AS open_cases,
+       (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = x.site_id
+         AND c.status = 'closed') AS closed_cases
+  FROM (SELECT s.* FROM rm_sites s {where}
+         ORDER BY s.region, s.name, s.site_id LIMIT ? OFFSET ?) x
+ ORDER BY x.region, x.name, x.site_id"""
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 class WorkLists:
-    """Newest-first work queues and case lists for the console's home page."""
+    """Newest-first work queues and case lists for the console's pages."""
 
     def __init__(self, store: ReadModelStore) -> None:
         self.store = store
@@ -157,5 +175,68 @@ class WorkLists:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         total = self._count(f"SELECT COUNT(*) AS n FROM rm_cases c{join}{where}", params)
         # One sort key only, so the database can walk that column's index newest first.
-        items = self._rows(_CASES.format(join=join, where=where, order=order), [*params, limit])
+        items = self._rows(_CASES.format(join=join, where=where, order=order), [*params, limit, 0])
         return Page(items=items, total=total, limit=limit, offset=0)
+
+    def search(
+        self, scope: Scope, filters: CaseFilter, *, limit: int = 50, offset: int = 0
+    ) -> Page:
+        """The case search's rows (as :meth:`ReadModelQueries.search_cases`), the most
+        recently reported first, one page."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        join = ""
+        if filters.site_id is not None:
+            clauses.append("c.site_id = ?")
+            params.append(str(filters.site_id))
+        if filters.region:
+            join = " JOIN rm_sites rs ON rs.site_id = c.site_id"
+            clauses.append("rs.region = ?")
+            params.append(filters.region)
+        if filters.severity:
+            clauses.append("c.severity = ?")
+            params.append(filters.severity)
+        if filters.statuses:
+            clauses.append(f"c.status IN ({', '.join('?' for _ in filters.statuses)})")
+            params += list(filters.statuses)
+        if filters.party:
+            clauses.append(
+                "c.case_id IN (SELECT fo.case_id FROM rm_orders fo WHERE "
+                "fo.party_name LIKE ? ESCAPE '\\' OR fo.party_user_id = ?)"
+            )
+            params += [_like(filters.party), filters.party]
+        for column, low, high in (
+            ("c.reported_on", filters.reported_from, filters.reported_to),
+            ("c.closed_on", filters.closed_from, filters.closed_to),
+        ):
+            if low is not None:
+                clauses.append(f"{column} >= ?")
+                params.append(low.isoformat())
+            if high is not None:
+                clauses.append(f"{column} <= ?")
+                params.append(high.isoformat())
+        if scope.is_party:
+            clauses.append(_PARTY_CASES)
+            params.append(scope.party_user_id)
+        elif scope.involved_user_id is not None:
+            join += " LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"
+            clauses.append(f"(o.issued_by = ? OR {_TEAM.format(inspection='c.inspection_id')})")
+            params += [scope.involved_user_id, scope.involved_user_id]
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = self._count(f"SELECT COUNT(*) AS n FROM rm_cases c{join}{where}", params)
+        sql = _CASES.format(join=join, where=where, order="c.reported_at DESC")
+        items = self._rows(sql, [*params, limit, offset])
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def sites(self, *, name: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+        """Registered sites by region and name (``name``: part of a name or region),
+        with their counts, one page."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if name:
+            clauses.append("(s.name LIKE ? ESCAPE '\\' OR s.region LIKE ? ESCAPE '\\')")
+            params += [_like(name), _like(name)]
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = self._count(f"SELECT COUNT(*) AS n FROM rm_sites s{where}", params)
+        items = self._rows(_SITES.format(where=where), [*params, limit, offset])
+        return Page(items=items, total=total, limit=limit, offset=offset)

@@ -62,3 +62,36 @@ def test_the_cases_a_reader_may_see_are_the_searchs(host) -> None:  # type: igno
         assert sorted(_ids(found.items, "case_id")) == sorted(_ids(expected.items, "case_id"))
         reported = [row["reported_at"] for row in found.items]
         assert reported == sorted(reported, reverse=True)
+
+
+SEARCHES = [
+    CaseFilter(),
+    CaseFilter(severity="major"),
+    CaseFilter(statuses=("rectifying", "closed")),
+    CaseFilter(region="江西省南昌市安义县"),
+    CaseFilter(party="陶表印"),
+    CaseFilter(party="taobiaoyin", severity="general"),
+    CaseFilter(reported_from=STORY_START.date(), reported_to=STORY_START.date()),
+]
+
+
+@pytest.mark.parametrize("filters", SEARCHES)
+def test_the_search_finds_the_same_cases(host, filters: CaseFilter) -> None:  # type: ignore[no-untyped-def]
+    lists = WorkLists(host.store)
+    for user_id, role, mine in READERS:
+        scope = scope_for(user_id, role, mine=mine)
+        expected = host.queries.search_cases(scope, filters, limit=200)
+        found = lists.search(scope, filters, limit=200)
+        assert found.total == expected.total, (filters, user_id)
+        assert sorted(_ids(found.items, "case_id")) == sorted(_ids(expected.items, "case_id"))
+    paged = lists.search(scope_for("auditor", Role.AUDITOR), filters, limit=2, offset=1)
+    assert len(paged.items) <= 2
+
+
+def test_the_sites_are_the_read_models_with_their_counts(host) -> None:  # type: ignore[no-untyped-def]
+    lists = WorkLists(host.store)
+    for name in (None, "陶表印", "安义", "%"):
+        expected = host.queries.sites(name=name, limit=200)
+        found = lists.sites(name=name, limit=200)
+        assert found.items == expected.items
+        assert found.total == expected.total

@@ -74,7 +74,7 @@ async def search(request: Request) -> Response:
             reported_to=_date(params.get("reported_to")),
         )
         offset = int(params.get("offset", "0")) if params.get("offset", "0").isdigit() else 0
-        found = deps.read_models(request).queries.search_cases(
+        found = deps.work_lists(request).search(
             scope_for(viewer.user.user_id, viewer.role), filters, limit=50, offset=offset
         )
         return render(
