@@ -34,8 +34,7 @@ SELECT x.*, s.name AS site_name, s.region AS region,
        (SELECT COUNT(*) FROM rm_cases hc WHERE hc.inspection_id = x.inspection_id) AS hazards
   FROM (SELECT i.inspection_id, i.site_id, i.template_code, i.template_version, i.status,
                i.opened_at, i.opened_by, i.opened_by_name, i.items_total
-          FROM rm_inspections i {where} ORDER BY i.opened_at DESC, i.inspection_id
-         LIMIT ?) x
+          FROM rm_inspections i {where} ORDER BY i.opened_at DESC LIMIT ?) x
   JOIN rm_sites s ON s.site_id = x.site_id
  ORDER BY x.opened_at DESC, x.inspection_id"""
 
@@ -129,7 +128,16 @@ class WorkLists:
             clauses.append(_TEAM.format(inspection="i.inspection_id"))
             params.append(scope.involved_user_id)
         where = " WHERE " + " AND ".join(clauses)
-        total = self._count(f"SELECT COUNT(*) AS n FROM rm_inspections i{where}", params)
+        if scope.involved_user_id is not None:
+            # Counted from the person's team memberships (an index), not by
+            # testing every open inspection for them.
+            total = self._count(
+                "SELECT COUNT(*) AS n FROM rm_inspection_inspectors ii JOIN rm_inspections i"
+                " ON i.inspection_id = ii.inspection_id WHERE ii.user_id = ? AND i.status = 'open'",
+                [scope.involved_user_id],
+            )
+        else:
+            total = self._count(f"SELECT COUNT(*) AS n FROM rm_inspections i{where}", params)
         items = self._rows(_INSPECTIONS.format(where=where), [*params, limit])
         return Page(items=items, total=total, limit=limit, offset=0)
 
