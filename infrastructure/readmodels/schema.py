@@ -55,7 +55,8 @@ INSPECTIONS = Table(
         "ended_at text, cancel_reason text"
     ),
     key=("inspection_id",),
-    indexes=(("status",), ("site_id",)),
+    # (status, opened_at): the console's work list walks the open ones newest first.
+    indexes=(("status",), ("site_id",), ("status", "opened_at")),
 )
 
 INSPECTION_INSPECTORS = Table(

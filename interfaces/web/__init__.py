@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -52,8 +53,6 @@ def install_console(app: FastAPI, sessions: SessionStore) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
             target = "/"
-        from urllib.parse import quote
-
         return redirect(request, f"/ui/signin?next={quote(target, safe='/')}")
 
     @app.exception_handler(Refused)
@@ -87,4 +86,4 @@ def console_not_found(request: Request) -> Response:
     return render(request, "notfound.html", current_viewer(request), 404)
 
 
-__all__ = ["NotFound", "console_not_found", "install_console", "is_console_path"]
+__all__ = ["console_not_found", "install_console", "is_console_path"]

@@ -247,6 +247,10 @@ def render(
     # Pages show personal data and CSRF tokens: never kept by a shared cache.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Cookie, Accept-Language"
+    # A signing page inside another site's frame could be clicked through unseen.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -15,6 +15,7 @@ from application.audit import AuditService
 from infrastructure.evidence import EvidenceStore
 from infrastructure.idempotency import IdempotencyStore
 from infrastructure.projections.host import ReadModelHost
+from infrastructure.readmodels.work_lists import WorkLists
 from infrastructure.sessions import SessionStore
 from infrastructure.users import UserStore
 
@@ -51,6 +52,16 @@ def evidence(request: Request) -> EvidenceStore:
 def read_models(request: Request) -> ReadModelHost:
     """The read models (work queues, search, history, dashboard) and their positions."""
     return _state(request).read_models
+
+
+def work_lists(request: Request) -> WorkLists:
+    """The home page's newest-first work queues over the same read models."""
+    state = _state(request)
+    lists = getattr(state, "console_work_lists", None)
+    if lists is None:
+        lists = WorkLists(read_models(request).store)
+        state.console_work_lists = lists
+    return lists
 
 
 def audit(request: Request) -> AuditService:

@@ -209,7 +209,9 @@ async def submit(
     def url_after(returned: Any, position: int | None) -> str:
         url = next_url(returned, position)
         if position is not None:
-            url += ("&" if "?" in url else "?") + f"after={position}"
+            # ?after= goes before any #fragment, or the browser would not send it.
+            url, hash_mark, fragment = url.partition("#")
+            url += ("&" if "?" in url else "?") + f"after={position}" + hash_mark + fragment
         return url
 
     def answer(recorded: Sequence[RecordedEvent]) -> StoredResponse:

@@ -6,12 +6,16 @@ A command's redirect carries ``?after=<position>``; the next page waits (up to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from starlette.requests import Request
 
 from infrastructure.projections.host import PROJECTION_NAMES
 from interfaces.web import deps
 
 WAIT_SECONDS = 2.0
+T = TypeVar("T")
 
 
 def caught_up(request: Request, names: tuple[str, ...] = ()) -> None:
@@ -24,3 +28,29 @@ def caught_up(request: Request, names: tuple[str, ...] = ()) -> None:
     if wanted > host.head():
         return  # never reached; a forged or stale link is not worth a 2 s wait
     host.wait_for(wanted, names or tuple(PROJECTION_NAMES), timeout=WAIT_SECONDS)
+
+
+def as_of_read_models(
+    request: Request, key: tuple[object, ...], names: tuple[str, ...], compute: Callable[[], T]
+) -> T:
+    """``compute()``, reused while the read models ``names`` stay at the same position.
+
+    A summary over every case (the dashboard) changes only when the read model
+    applies an event, so many people opening it between two changes share one
+    computation; a change moves the position and the next request computes afresh.
+    """
+    host = deps.read_models(request)
+    position = tuple(sorted(host.positions(names).items(), key=lambda item: item[0]))
+    state = request.app.state
+    cache: dict[tuple[object, ...], tuple[object, Any]] | None = getattr(
+        state, "console_read_cache", None
+    )
+    if cache is None:
+        cache = {}
+        state.console_read_cache = cache
+    found = cache.get(key)
+    if found is not None and found[0] == position:
+        return found[1]
+    value = compute()
+    cache[key] = (position, value)
+    return value

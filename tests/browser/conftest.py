@@ -110,6 +110,34 @@ def base_url(console: ConsoleServer) -> str:
     return console.base_url
 
 
+class Profiles:
+    """The browser profiles a test opens, one per person (or per person's device)."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.opened: list[BrowserContext] = []
+
+    def open(self, server: ConsoleServer, *, phone: bool, locale: str = "zh-CN") -> BrowserContext:
+        """A fresh profile (no cookies) on a phone or a desktop, asking for ``locale``."""
+        context = new_context(self.browser, server, phone=phone, locale=locale)
+        self.opened.append(context)
+        return context
+
+    def close(self) -> None:
+        for context in self.opened:
+            context.close()
+
+
+@pytest.fixture
+def profiles(browser: Browser) -> Iterator[Profiles]:
+    """Opens browser profiles for a test, and closes them after it."""
+    opened = Profiles(browser)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 def new_context(
     browser: Browser, server: ConsoleServer, *, phone: bool, locale: str = "zh-CN"
 ) -> BrowserContext:

@@ -7,19 +7,19 @@ in and opening the work list work with the keyboard alone.
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from application.demo import CHEN_XIAOFENG
-from tests.browser.conftest import new_context
+from tests.browser.conftest import Profiles
 from tests.browser.console import heading, sign_in
 from tests.browser.server import ConsoleServer
 from tests.browser.words import CHINESE, ENGLISH, LOCALES
 
 
 def test_chinese_first_english_on_request_and_the_choice_kept(
-    browser: Browser, console: ConsoleServer
+    profiles: Profiles, console: ConsoleServer
 ) -> None:
-    context = new_context(browser, console, phone=True, locale=LOCALES["zh"])
+    context = profiles.open(console, phone=True, locale=LOCALES["zh"])
     page = context.new_page()
     page.goto("/")
     expect(heading(page)).to_have_text(CHINESE["Sign in"])
@@ -44,9 +44,9 @@ def test_chinese_first_english_on_request_and_the_choice_kept(
 
 
 def test_signing_in_and_moving_about_with_the_keyboard_alone(
-    browser: Browser, console: ConsoleServer
+    profiles: Profiles, console: ConsoleServer
 ) -> None:
-    context = new_context(browser, console, phone=False, locale=LOCALES["zh"])
+    context = profiles.open(console, phone=False, locale=LOCALES["zh"])
     page = context.new_page()
     page.goto("/")
     user_id = page.get_by_label(CHINESE["User id"])

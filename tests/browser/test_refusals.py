@@ -8,21 +8,21 @@ field, nothing recorded.
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from application.demo import ZHANG_MING
-from tests.browser.conftest import new_context
+from tests.browser.conftest import Profiles
 from tests.browser.console import action_form, sign_in
 from tests.browser.server import ConsoleServer, reported_case, verified_case
 from tests.browser.words import LOCALES, WORDS
 
 
 def test_two_tabs_on_one_case_the_second_is_told_and_nothing_is_overwritten(
-    browser: Browser, console: ConsoleServer
+    profiles: Profiles, console: ConsoleServer
 ) -> None:
     w = WORDS["zh"]
     case_id = reported_case(console, "康顺盲人按摩店（两个标签页）", "未测体温（两个标签页）")
-    context = new_context(browser, console, phone=False, locale=LOCALES["zh"])
+    context = profiles.open(console, phone=False, locale=LOCALES["zh"])
     first = context.new_page()
     sign_in(first, ZHANG_MING, w)
     second = context.new_page()
@@ -61,11 +61,11 @@ def test_two_tabs_on_one_case_the_second_is_told_and_nothing_is_overwritten(
 
 
 def test_a_wrong_signature_password_is_refused_and_nothing_is_recorded(
-    browser: Browser, console: ConsoleServer
+    profiles: Profiles, console: ConsoleServer
 ) -> None:
     w = WORDS["zh"]
     case_id = verified_case(console, "万萍英按摩店（签名）", "未验行程码（签名）")
-    context = new_context(browser, console, phone=False, locale=LOCALES["zh"])
+    context = profiles.open(console, phone=False, locale=LOCALES["zh"])
     page = context.new_page()
     sign_in(page, ZHANG_MING, w)
     page.goto(f"/ui/cases/{case_id}")

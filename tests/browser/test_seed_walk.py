@@ -15,15 +15,14 @@ asserts what the log recorded, through the JSON API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from application.demo import AUDITOR, CHEN_XIAOFENG, TAO_BIAOYIN, ZHANG_MING
+from application.demo import AUDITOR, CHEN_XIAOFENG, TAO_BIAOYIN, ZHANG_MING, DemoUser
 from domain.checklists import EPIDEMIC_2022, get_template
-from tests.browser.conftest import new_context
+from tests.browser.conftest import Profiles
 from tests.browser.console import (
     action_form,
     heading,
@@ -41,9 +40,9 @@ class Walk:
     """One run of the walk: a language, a screen, and names of its own."""
 
     def __init__(
-        self, browser: Browser, server: ConsoleServer, language: str, phone: bool, tag: str
+        self, profiles: Profiles, server: ConsoleServer, language: str, phone: bool, tag: str
     ) -> None:
-        self.browser = browser
+        self.profiles = profiles
         self.server = server
         self.words: Mapping[str, str] = WORDS[language]
         self.language = language
@@ -52,11 +51,9 @@ class Walk:
         self.description = f"未落实进出人员信息登记（{tag}）"
         self.pages_seen = 0
 
-    def person(self, user: Any) -> Page:
+    def person(self, user: DemoUser) -> Page:
         """A browser profile of the person's own, signed in."""
-        context = new_context(
-            self.browser, self.server, phone=self.phone, locale=LOCALES[self.language]
-        )
+        context = self.profiles.open(self.server, phone=self.phone, locale=LOCALES[self.language])
         page = context.new_page()
         sign_in(page, user, self.words)
         self.looked_at(page)
@@ -73,7 +70,7 @@ class Walk:
         self.looked_at(page)
 
 
-def walk(walk: Walk) -> None:
+def walk_the_seed_story(walk: Walk) -> None:
     w = walk.words
     template = get_template(EPIDEMIC_2022)
 
@@ -250,10 +247,11 @@ def case_version(server: ConsoleServer, case_id: str) -> int:
         pytest.param("en", False, id="en-desktop"),
     ],
 )
-def test_seed_walk(browser: Browser, console: ConsoleServer, language: str, phone: bool) -> None:
-    walk(Walk(browser, console, language, phone, tag=f"{language}-{'phone' if phone else 'desk'}"))
+def test_seed_walk(profiles: Profiles, console: ConsoleServer, language: str, phone: bool) -> None:
+    tag = f"{language}-{'phone' if phone else 'desk'}"
+    walk_the_seed_story(Walk(profiles, console, language, phone, tag))
 
 
-def test_seed_walk_on_postgresql(browser: Browser, postgres_console: ConsoleServer) -> None:
+def test_seed_walk_on_postgresql(profiles: Profiles, postgres_console: ConsoleServer) -> None:
     """The same walk against a server on PostgreSQL, the production store."""
-    walk(Walk(browser, postgres_console, "zh", False, tag="pg"))
+    walk_the_seed_story(Walk(profiles, postgres_console, "zh", False, tag="pg"))

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from application.demo import AUDITOR, CHEN_XIAOFENG, TAO_BIAOYIN, ZHANG_MING, DemoUser
 from domain.checklists import EPIDEMIC_2022
 from tests.backends import sqlite_url_for
-from tests.browser.conftest import new_context
+from tests.browser.conftest import Profiles
 from tests.browser.console import blocking_violations, heading, horizontal_overflow, sign_in
 from tests.browser.server import (
     ConsoleServer,
@@ -67,8 +67,8 @@ def home_console(
         server.stop()
 
 
-def signed_in(browser: Browser, server: ConsoleServer, user: DemoUser, *, phone: bool) -> Page:
-    page = new_context(browser, server, phone=phone, locale=LOCALES["zh"]).new_page()
+def signed_in(profiles: Profiles, server: ConsoleServer, user: DemoUser, *, phone: bool) -> Page:
+    page = profiles.open(server, phone=phone, locale=LOCALES["zh"]).new_page()
     sign_in(page, user, WORDS["zh"])
     return page
 
@@ -83,10 +83,10 @@ def assert_accessible(page: Page) -> None:
 @pytest.mark.parametrize("screen", list(SCREENS))
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_home_is_accessible_fits_and_is_photographed(
-    browser: Browser, home_console: ConsoleServer, role: str, screen: str, tmp_path: Path
+    profiles: Profiles, home_console: ConsoleServer, role: str, screen: str, tmp_path: Path
 ) -> None:
     user = ROLES[role]
-    page = signed_in(browser, home_console, user, phone=SCREENS[screen])
+    page = signed_in(profiles, home_console, user, phone=SCREENS[screen])
     # The work list shows the demo's work: at least one queue or list is not empty.
     expect(page.locator("ul.list > li").first).to_be_visible()
     folder = SCREENSHOTS if taking_screenshots() else tmp_path
@@ -102,13 +102,13 @@ def test_each_home_is_accessible_fits_and_is_photographed(
 
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_case_and_inspection_pages_are_accessible(
-    browser: Browser, console: ConsoleServer, screen: str
+    profiles: Profiles, console: ConsoleServer, screen: str
 ) -> None:
     phone = SCREENS[screen]
     description = f"未戴口罩（无障碍 {screen}）"
     case_id = verified_case(console, f"火根理发店（无障碍 {screen}）", description)
     # The supervisor's case page holds the most: the signed closing among the actions.
-    supervisor = signed_in(browser, console, ZHANG_MING, phone=phone)
+    supervisor = signed_in(profiles, console, ZHANG_MING, phone=phone)
     supervisor.goto(f"/ui/cases/{case_id}")
     expect(heading(supervisor)).to_contain_text(description)
     assert_accessible(supervisor)
@@ -123,7 +123,7 @@ def test_case_and_inspection_pages_are_accessible(
         "/inspections",
         {"site_id": site["id"], "template_code": EPIDEMIC_2022},
     )
-    inspector = signed_in(browser, console, CHEN_XIAOFENG, phone=phone)
+    inspector = signed_in(profiles, console, CHEN_XIAOFENG, phone=phone)
     inspector.goto(f"/ui/inspections/{inspection['id']}")
     expect(inspector.get_by_role("button", name=WORDS["zh"]["Record"]).first).to_be_visible()
     assert_accessible(inspector)
@@ -133,11 +133,11 @@ def test_case_and_inspection_pages_are_accessible(
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_no_page_scrolls_sideways_on_a_phone(
-    browser: Browser, console: ConsoleServer, role: str
+    profiles: Profiles, console: ConsoleServer, role: str
 ) -> None:
     user = ROLES[role]
     case_id = reported_case(console, f"陶表印按摩店（宽度 {role}）", f"未登记（宽度 {role}）")
-    page = signed_in(browser, console, user, phone=True)
+    page = signed_in(profiles, console, user, phone=True)
     menu = page.get_by_role("navigation").get_by_role("link")
     paths = [str(menu.nth(i).get_attribute("href")) for i in range(menu.count())]
     assert paths, "the menu links somewhere"

@@ -56,6 +56,7 @@ def test_the_seed_walk_through_the_forms(console_on: Console) -> None:
     # ... fails the mask item with a photo, which goes on to the hazard report.
     query = parse_qs(urlsplit(location).query)
     assert query["report"] == ["mask"] and len(query["photo"][0]) == 64
+    assert query["after"][0].isdigit() and urlsplit(location).fragment == "report-hazard"
     report = console.form(page, f"/ui/inspections/{inspection}/hazards")
     assert report.find("select").find("option", selected=True)["value"] == "mask"
     location, page = _follow(

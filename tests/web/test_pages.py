@@ -184,8 +184,11 @@ def test_the_auditor_filters_the_log_and_exports_what_it_shows(console: Console)
 def test_the_integrity_page_shows_the_chain_head_to_write_down(console: Console) -> None:
     console.sign_in(AUDITOR)
     _, page = console.page("/ui/audit/integrity")
-    assert page.select_one("[role=status]").get_text().startswith("日志完整")
     head = console.app.state.audit.verify().head
+    assert page.select_one("#chain-head").get_text() == head.anchor
+    assert page.select_one("[role=status]") is None  # not checked until asked
+    _, page = console.page("/ui/audit/integrity?verify=1")
+    assert page.select_one("#integrity-result[role=status]").get_text().startswith("日志完整")
     assert page.select_one("#chain-head").get_text() == head.anchor
 
 
@@ -197,3 +200,21 @@ def test_the_dashboard_draws_its_charts_on_the_server(console: Console) -> None:
     for chart in charts:
         assert page.find(id=chart["aria-labelledby"]) is not None
         assert chart.select("rect")
+
+
+def test_the_dashboard_follows_each_change(console: Console) -> None:
+    def closed_bars(query: str = "") -> list[str]:
+        _, page = console.page(f"/ui/dashboard{query}")
+        chart = page.select_one("svg[aria-labelledby=by-severity-title]")
+        return [t.get_text() for t in chart.select("rect title")]
+
+    console.sign_in(SUPERVISOR)
+    before = closed_bars()
+    assert closed_bars() == before  # the same position: the same figures
+    case = console.case_in("verified")
+    _, page = console.page(f"/ui/cases/{case}")
+    response = console.send(
+        page, f"/ui/cases/{case}/close", {"reason": "复查合格", "password": SUPERVISOR.password}
+    )
+    after = "?" + response.headers["location"].split("?")[1]  # waits for the read models
+    assert closed_bars(after) != before

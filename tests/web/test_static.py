@@ -46,3 +46,10 @@ def test_photo_inputs_ask_for_the_camera(console: Console) -> None:
     assert photos
     for photo in photos:
         assert photo["accept"] == "image/*" and photo["capture"] == "environment"
+
+
+def test_pages_are_not_cached_nor_framed(console: Console) -> None:
+    response = console.client.get("/ui/signin")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

@@ -24,7 +24,7 @@ from interfaces.web import deps
 from interfaces.web.charts import bar_chart, month_chart
 from interfaces.web.core import render, require_viewer
 from interfaces.web.messages import N_, error_for
-from interfaces.web.reads import caught_up
+from interfaces.web.reads import as_of_read_models, caught_up
 
 router = APIRouter()
 
@@ -74,7 +74,7 @@ async def search(request: Request) -> Response:
             reported_to=_date(params.get("reported_to")),
         )
         offset = int(params.get("offset", "0")) if params.get("offset", "0").isdigit() else 0
-        found = deps.read_models(request).queries.search_cases(
+        found = deps.work_lists(request).search(
             scope_for(viewer.user.user_id, viewer.role), filters, limit=50, offset=offset
         )
         return render(
@@ -99,7 +99,13 @@ async def dashboard(request: Request) -> Response:
     def page() -> Response:
         caught_up(request, ("cases",))
         app = deps.rectify(request)
-        figures = deps.read_models(request).queries.dashboard(today=app.today())
+        today = app.today()
+        figures = as_of_read_models(
+            request,
+            ("dashboard", today),
+            ("cases",),
+            lambda: deps.read_models(request).queries.dashboard(today=today),
+        )
         return render(
             request,
             "dashboard.html",
@@ -224,12 +230,12 @@ def _export(request: Request, kind: str) -> Response:
     )
 
 
-@router.get("/ui/audit/log.jsonl")
+@router.get("/ui/audit/export.jsonl")
 def export_jsonl(request: Request) -> Response:
     return _export(request, "jsonl")
 
 
-@router.get("/ui/audit/log.csv")
+@router.get("/ui/audit/export.csv")
 def export_csv(request: Request) -> Response:
     return _export(request, "csv")
 
@@ -239,11 +245,15 @@ async def integrity(request: Request) -> Response:
     viewer = require_viewer(request, *AUDITING)
 
     def page() -> Response:
-        report = deps.audit(request).verify()
+        audit = deps.audit(request)
+        # Recomputing the chain reads every event: it runs when the auditor asks,
+        # not each time the page is opened; the head alone is one row.
+        report = audit.verify() if request.query_params.get("verify") else None
         problem = None
-        if report.problem is not None:
+        if report is not None and report.problem is not None:
             problem = CHAIN_PROBLEMS.get(str(report.problem.kind), "%(p)s"), report.problem.position
-        return render(request, "integrity.html", viewer, report=report, problem=problem)
+        head = report.head if report is not None else audit.head()
+        return render(request, "integrity.html", viewer, report=report, problem=problem, head=head)
 
     return await run_in_threadpool(page)
 

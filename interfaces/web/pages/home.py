@@ -12,7 +12,6 @@ from starlette.responses import RedirectResponse, Response
 
 from application.projections.access import scope_for
 from domain.values import Role
-from infrastructure.readmodels.queries import CaseFilter
 from interfaces.web import deps
 from interfaces.web.core import current_viewer, render
 from interfaces.web.messages import N_
@@ -47,7 +46,7 @@ WORK_LISTS: dict[Role, tuple[str, ...]] = {
     Role.RESPONSIBLE_PARTY: ("orders-overdue", "orders-due-soon", "pending-extensions"),
     Role.AUDITOR: (),
 }
-ROWS_SHOWN = 50
+ROWS_SHOWN = 20
 
 
 def _dates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,25 +59,23 @@ def _dates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def work_list(request: Request, user_id: str, role: Role) -> dict[str, Any]:
     """The queues of ``role`` as ``user_id`` may see them, newest first, with counts."""
-    host = deps.read_models(request)
+    lists = deps.work_lists(request)
     today = deps.rectify(request).today()
     queues = []
     for name in WORK_LISTS[role]:
         scope = scope_for(user_id, role, mine=name == "open-inspections")
-        page = host.queries.queue(name, scope, today=today, limit=ROWS_SHOWN)
+        page = lists.queue(name, scope, today=today, limit=ROWS_SHOWN)
         queues.append(
             {
                 "name": name,
                 "title": QUEUE_TITLES[name],
                 "total": page.total,
-                "rows": _dates(list(reversed(page.items))),
+                "rows": _dates(page.items),
             }
         )
     cases = None
     if role in (Role.RESPONSIBLE_PARTY, Role.AUDITOR):
-        page = host.queries.search_cases(
-            scope_for(user_id, role), CaseFilter(), sort="last_activity_at", limit=ROWS_SHOWN
-        )
+        page = lists.cases(scope_for(user_id, role), limit=ROWS_SHOWN)
         cases = {"total": page.total, "rows": _dates(page.items)}
     return {"queues": queues, "cases": cases}
 

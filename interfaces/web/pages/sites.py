@@ -35,7 +35,7 @@ def _latest_templates() -> list[Any]:
 def _sites_page(request: Request, viewer: Any, outcome: Outcome | None, status: int) -> Response:
     caught_up(request, ("cases",))
     query = (request.query_params.get("q") or "").strip()
-    page = deps.read_models(request).queries.sites(name=query or None, limit=PAGE_SIZE)
+    page = deps.work_lists(request).sites(name=query or None, limit=PAGE_SIZE)
     return render(
         request,
         "sites.html",
