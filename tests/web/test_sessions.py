@@ -9,10 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from application.demo import CHEN_XIAOFENG, TAO_BIAOYIN, ZHANG_MING
-from infrastructure.persistence import environment_for
+from infrastructure.composition import backend_of_url, create_user_store
 from infrastructure.sessions import SessionStore, session_store_for
-from infrastructure.side_tables import side_database_for
-from infrastructure.users import create_user_store
 from tests.http.conftest import FAST_HASHER
 from tests.web.conftest import ORIGIN, Console, parse
 
@@ -161,7 +159,7 @@ def test_a_page_asks_to_sign_in_and_comes_back(console: Console) -> None:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[SessionStore]:
-    side = side_database_for(environment_for(database_url))
+    side = backend_of_url(database_url).side_database()
     yield session_store_for(side)
     if side is not None:
         side.close()
