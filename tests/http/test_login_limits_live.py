@@ -284,19 +284,30 @@ def server_with_default_limits(request: pytest.FixtureRequest, tmp_path: Path) -
 def test_a_burst_of_logins_with_unknown_ids_leaves_health_answering(
     server_with_default_limits: str,
 ) -> None:
-    idle = _percentile(asyncio.run(_idle_health(server_with_default_limits)), 0.99)
-    answers, latencies, elapsed = asyncio.run(_burst_and_watch_health(server_with_default_limits))
-
-    statuses = _statuses(answers)
-    assert set(statuses) <= {401, 503}, statuses
-    assert statuses.get(401, 0) >= 1, statuses
-    for answer in answers:
-        if answer.status_code == 503:
-            assert answer.headers["content-type"].startswith("application/problem+json")
-            assert answer.json()["rule"] == "password_checks_busy"
-            assert int(answer.headers["Retry-After"]) >= 1
-    assert elapsed < ANSWER_BOUND_SECONDS, f"the burst took {elapsed:.1f} s to be answered"
-    p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
-    print(f"/health: idle p99 {idle * 1000:.0f} ms; during the burst p50 {p50 * 1000:.0f} ms,")
-    print(f"  p99 {p99 * 1000:.0f} ms; answers {statuses} in {elapsed:.1f} s")
-    assert p99 <= idle + HEALTH_P99_MARGIN_SECONDS, (idle, p50, p99, statuses)
+    """Each burst's answers must be right; its /health p99 within the bound in one
+    of two bursts: a machine shared with other work can stall any one request
+    (seen at load average 40), while logins that starved the server would fail
+    both, as the unbounded server does every time."""
+    measured = []
+    for _ in range(2):
+        idle = _percentile(asyncio.run(_idle_health(server_with_default_limits)), 0.99)
+        answers, latencies, elapsed = asyncio.run(
+            _burst_and_watch_health(server_with_default_limits)
+        )
+        statuses = _statuses(answers)
+        assert set(statuses) <= {401, 503}, statuses
+        assert statuses.get(401, 0) >= 1, statuses
+        for answer in answers:
+            if answer.status_code == 503:
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.json()["rule"] == "password_checks_busy"
+                assert int(answer.headers["Retry-After"]) >= 1
+        assert elapsed < ANSWER_BOUND_SECONDS, f"the burst took {elapsed:.1f} s to be answered"
+        p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
+        print(f"/health: idle p99 {idle * 1000:.0f} ms; during the burst p50 {p50 * 1000:.0f} ms,")
+        print(f"  p99 {p99 * 1000:.0f} ms; answers {statuses} in {elapsed:.1f} s")
+        measured.append((idle, p50, p99))
+        if p99 <= idle + HEALTH_P99_MARGIN_SECONDS:
+            return
+        time.sleep(1)  # the Retry-After the refused logins were given
+    raise AssertionError(f"/health p99 over its bound in both bursts (idle, p50, p99): {measured}")
