@@ -1,5 +1,6 @@
 """Password guesses sent at once to the real server: ``rectify serve`` on SQLite (one
-process) and on PostgreSQL (gunicorn, three worker processes sharing the count).
+process) and on PostgreSQL (gunicorn, two worker processes sharing the count; two
+keep the shared test server's connections in bounds and still cross processes).
 
 - 50 wrong passwords for one account at once: at most five are checked (401),
   the rest are 429 before any check; the right password afterwards is 429 too.
@@ -89,7 +90,7 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         url, workers, database = sqlite_url_for(tmp_path / "served.sqlite3"), 1, None
     else:
         database = fresh_postgres_database()
-        url, workers = database.__enter__(), 3
+        url, workers = database.__enter__(), 2
     users = create_user_store(url, hasher=FAST_HASHER)
     add_people(users)
     clock = ManualClock(SWEEP_STARTS)
