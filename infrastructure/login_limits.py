@@ -8,7 +8,8 @@ bounds; the user store applies both wherever a password is checked (logging
 in, signing, the console's sign-in):
 
 - **per process**, at most ``RECTIFY_PASSWORD_CHECKS`` checks run at once
-  (default: the CPUs the process may use). A request whose check cannot
+  (default: the CPUs the process may use; ``rectify serve --workers N`` shares
+  them among its workers). A request whose check cannot
   start within ``RECTIFY_PASSWORD_CHECK_WAIT_SECONDS`` (default 1) of its
   arrival (:data:`REQUEST_ARRIVED`) is refused with
   :class:`~application.errors.PasswordChecksBusy` (HTTP 503 with

@@ -16,7 +16,11 @@ from collections.abc import Sequence
 import typer
 
 from infrastructure.idempotency import purge_settings
-from infrastructure.login_limits import LoginLimitSettings
+from infrastructure.login_limits import (
+    PASSWORD_CHECKS_VARIABLE,
+    LoginLimitSettings,
+    available_cpus,
+)
 from infrastructure.persistence import DATABASE_URL_VARIABLE
 from infrastructure.users import lockout_policy
 from interfaces.cli.demo import (
@@ -112,11 +116,23 @@ def serve(database_url: str | None, host: str, port: int, workers: int, demo: bo
 
         uvicorn.run(HTTP_FACTORY, factory=True, host=host, port=port, **uvicorn_limits())
     else:
+        share_password_checks(workers)
         prepare_database()
         argv = gunicorn_argv(host, port, workers)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(argv[0], argv)
+
+
+def share_password_checks(workers: int) -> None:
+    """Share the CPUs among the workers' password checks, unless the operator set them.
+
+    Each worker bounds its own checks (one Argon2 check already keeps several
+    cores busy); a CPU's worth per worker would let ``workers`` times the CPUs
+    run at once on one machine.
+    """
+    if not os.environ.get(PASSWORD_CHECKS_VARIABLE, "").strip():
+        os.environ[PASSWORD_CHECKS_VARIABLE] = str(max(1, available_cpus() // workers))
 
 
 def prepare_database() -> None:

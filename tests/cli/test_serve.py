@@ -26,8 +26,12 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def restore_database_url_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``serve`` hands the URL to the server through the environment; undo that after."""
+    """``serve`` hands the URL to the server through the environment; undo that after.
+
+    So too the password checks it shares among several workers (empty means unset).
+    """
     monkeypatch.delenv(DATABASE_URL_VARIABLE, raising=False)
+    monkeypatch.setenv("RECTIFY_PASSWORD_CHECKS", "")
 
 
 @pytest.fixture
@@ -243,3 +247,23 @@ def test_serve_refuses_a_malformed_login_limit_before_starting(
     assert result.exit_code != 0
     assert "RECTIFY_LOGIN_RATE_LIMIT" in result.output
     assert uvicorn_calls == []
+
+
+@pytest.mark.parametrize(("cpus", "workers", "checks"), [(2, 3, "1"), (8, 4, "2"), (4, 1, "4")])
+def test_several_workers_share_the_cpus_password_checks(
+    cpus: int, workers: int, checks: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECTIFY_PASSWORD_CHECKS", raising=False)
+    monkeypatch.setattr(serve_module, "available_cpus", lambda: cpus)
+
+    serve_module.share_password_checks(workers)
+
+    assert os.environ["RECTIFY_PASSWORD_CHECKS"] == checks
+
+
+def test_password_checks_set_by_the_operator_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECTIFY_PASSWORD_CHECKS", "6")
+
+    serve_module.share_password_checks(4)
+
+    assert os.environ["RECTIFY_PASSWORD_CHECKS"] == "6"

@@ -1,13 +1,14 @@
 """Password guesses sent at once to the real server: ``rectify serve`` on SQLite (one
-process) and on PostgreSQL (gunicorn, three worker processes sharing the count).
+process) and on PostgreSQL (gunicorn, two worker processes sharing the count; two
+keep the shared test server's connections in bounds and still cross processes).
 
 - 50 wrong passwords for one account at once: at most five are checked (401),
   the rest are 429 before any check; the right password afterwards is 429 too.
 - The same for wrong signatures when closing a case and granting an extension;
   none records an event.
-- 100 logins at once with unknown ids keep ``GET /health`` from another client
-  within :data:`HEALTH_P99_BOUND_SECONDS`, and each is answered (401, or 503
-  with ``Retry-After``), none left hanging.
+- 100 logins at once with unknown ids keep the p99 of ``GET /health`` from
+  another client within :data:`HEALTH_P99_MARGIN_SECONDS` of its idle p99, and
+  each is answered (401, or 503 with ``Retry-After``), none left hanging.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ BURST = 100
 # /health's p99 during the burst was 190-230 ms (p50 6-43 ms), on SQLite and on
 # PostgreSQL, and the burst was answered within 2.5 s. With the checks left
 # unbounded (RECTIFY_PASSWORD_CHECKS=100) the same burst took 54 s to answer
-# and /health's p99 was 3.1 s. The bound leaves room for a busier machine
-# while failing well before the unbounded case.
-HEALTH_P99_BOUND_SECONDS = 1.5
+# and /health's p99 was 3.1 s (idle: 25 ms). At load average 18 the limited
+# server's p99 reached 1.8 s, its idle p99 being near 1 s: so the bound is the
+# idle p99 of the same run plus this margin, which the unbounded server fails.
+HEALTH_P99_MARGIN_SECONDS = 1.5
 ANSWER_BOUND_SECONDS = 20.0
 
 
@@ -88,7 +90,7 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         url, workers, database = sqlite_url_for(tmp_path / "served.sqlite3"), 1, None
     else:
         database = fresh_postgres_database()
-        url, workers = database.__enter__(), 3
+        url, workers = database.__enter__(), 2
     users = create_user_store(url, hasher=FAST_HASHER)
     add_people(users)
     clock = ManualClock(SWEEP_STARTS)
@@ -207,6 +209,18 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+async def _idle_health(url: str, seconds: float = 2.0) -> list[float]:
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            (await client.get("/health")).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.02)
+    return latencies
+
+
 async def _burst_and_watch_health(url: str) -> tuple[list[httpx.Response], list[float], float]:
     """100 logins with unknown ids at once, while another client asks /health in turn."""
     done = asyncio.Event()
@@ -262,25 +276,39 @@ def server_with_default_limits(request: pytest.FixtureRequest, tmp_path: Path) -
         yield base
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=30)
         if database is not None:
             database.__exit__(None, None, None)
+    assert "Traceback" not in output and "WORKER TIMEOUT" not in output, output
 
 
 def test_a_burst_of_logins_with_unknown_ids_leaves_health_answering(
     server_with_default_limits: str,
 ) -> None:
-    answers, latencies, elapsed = asyncio.run(_burst_and_watch_health(server_with_default_limits))
-
-    statuses = _statuses(answers)
-    assert set(statuses) <= {401, 503}, statuses
-    assert statuses.get(401, 0) >= 1, statuses
-    for answer in answers:
-        if answer.status_code == 503:
-            assert answer.headers["content-type"].startswith("application/problem+json")
-            assert answer.json()["rule"] == "password_checks_busy"
-            assert int(answer.headers["Retry-After"]) >= 1
-    assert elapsed < ANSWER_BOUND_SECONDS, f"the burst took {elapsed:.1f} s to be answered"
-    p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
-    print(f"/health during the burst: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, {statuses}")
-    assert p99 <= HEALTH_P99_BOUND_SECONDS, (p50, p99, statuses)
+    """Each burst's answers must be right; its /health p99 within the bound in one
+    of two bursts: a machine shared with other work can stall any one request
+    (seen at load average 40), while logins that starved the server would fail
+    both, as the unbounded server does every time."""
+    measured = []
+    for _ in range(2):
+        idle = _percentile(asyncio.run(_idle_health(server_with_default_limits)), 0.99)
+        answers, latencies, elapsed = asyncio.run(
+            _burst_and_watch_health(server_with_default_limits)
+        )
+        statuses = _statuses(answers)
+        assert set(statuses) <= {401, 503}, statuses
+        assert statuses.get(401, 0) >= 1, statuses
+        for answer in answers:
+            if answer.status_code == 503:
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.json()["rule"] == "password_checks_busy"
+                assert int(answer.headers["Retry-After"]) >= 1
+        assert elapsed < ANSWER_BOUND_SECONDS, f"the burst took {elapsed:.1f} s to be answered"
+        p50, p99 = statistics.median(latencies), _percentile(latencies, 0.99)
+        print(f"/health: idle p99 {idle * 1000:.0f} ms; during the burst p50 {p50 * 1000:.0f} ms,")
+        print(f"  p99 {p99 * 1000:.0f} ms; answers {statuses} in {elapsed:.1f} s")
+        measured.append((idle, p50, p99))
+        if p99 <= idle + HEALTH_P99_MARGIN_SECONDS:
+            return
+        time.sleep(1)  # the Retry-After the refused logins were given
+    raise AssertionError(f"/health p99 over its bound in both bursts (idle, p50, p99): {measured}")

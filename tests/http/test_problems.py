@@ -67,7 +67,9 @@ def known_secret_api() -> Api:
 
 def _token(secret: str = SECRET, **claims: Any) -> str:
     now = int(time.time())
-    payload = {"sub": "chenxiaofeng", "iss": "rectify", "iat": now, "exp": now + 600, **claims}
+    # A day: the tokens are made when the tests are collected, and a whole
+    # suite on a busy machine can take longer than minutes to reach them.
+    payload = {"sub": "chenxiaofeng", "iss": "rectify", "iat": now, "exp": now + 86_400, **claims}
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
