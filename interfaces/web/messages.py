@@ -25,6 +25,14 @@ RULES: dict[str, tuple[str, str]] = {
         N_("The password does not match yours; nothing was signed."),
     ),
     "account_locked": ("password", N_("Too many wrong passwords: the account is locked for now.")),
+    "too_many_login_attempts": (
+        "password",
+        N_("Too many sign-in attempts from this device: wait a minute and try again."),
+    ),
+    "password_checks_busy": (
+        "password",
+        N_("The server is busy checking passwords: try again in a moment."),
+    ),
     "not_found": ("", N_("This record does not exist.")),
     "deadline_in_past": ("deadline", N_("The deadline must be after today.")),
     "extension_must_move_deadline_later": (

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from application.errors import AccountLocked
+from application.errors import AccountLocked, PasswordChecksBusy, TooManyLoginAttempts
 from interfaces.web import deps
 from interfaces.web.core import (
     SESSION_COOKIE,
@@ -25,6 +25,8 @@ router = APIRouter()
 
 WRONG_CREDENTIALS = N_("The user id or password is wrong.")
 LOCKED = N_("Too many wrong passwords: the account is locked for now.")
+TOO_MANY_ATTEMPTS = N_("Too many sign-in attempts from this device: wait a minute and try again.")
+BUSY = N_("The server is busy checking passwords: try again in a moment.")
 ONE_YEAR = 365 * 24 * 60 * 60
 
 
@@ -43,12 +45,22 @@ async def signin(request: Request) -> Response:
     password = str(form.get("password") or "")
     target = safe_next(str(form.get("next") or "/"))
     try:
-        # The API's own login check: same accounts, same Argon2 hashes, same lockout.
-        user = await run_in_threadpool(deps.users(request).authenticate, username, password)
-    except AccountLocked:
-        return render(
-            request, "signin.html", None, 429, next=target, error=LOCKED, username=username
+        # The API's own login check: same accounts, same Argon2 hashes, same
+        # lockout, and the same bounded threads, so sign-ins cannot starve pages.
+        user = await request.app.state.login_threads.authenticate(
+            deps.users(request), username, password
         )
+    except (AccountLocked, TooManyLoginAttempts, PasswordChecksBusy) as error:
+        message, status = {
+            AccountLocked: (LOCKED, 429),
+            TooManyLoginAttempts: (TOO_MANY_ATTEMPTS, 429),
+            PasswordChecksBusy: (BUSY, 503),
+        }[type(error)]
+        refused = render(
+            request, "signin.html", None, status, next=target, error=message, username=username
+        )
+        refused.headers["Retry-After"] = str(getattr(error, "retry_after", 1))
+        return refused
     if user is None:
         return render(
             request,
