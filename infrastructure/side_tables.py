@@ -27,7 +27,7 @@ Dialect = Literal["sqlite", "postgres"]
 POSTGRES_SIDE_POOL_SIZE = 4
 # Every authenticated request looks its user up here: with the database down,
 # it must give up quickly (503) rather than hold the request.
-POSTGRES_POOL_WAIT_SECONDS = 1.0
+POSTGRES_POOL_WAIT_SECONDS = 0.5
 SQLITE_LOCK_TIMEOUT_SECONDS = 30.0
 # Arbitrary constants naming the advisory locks that serialise table creation:
 # of the side tables, and of everything else created at startup (the event store's).

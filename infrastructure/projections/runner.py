@@ -113,6 +113,9 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
         self._thread: threading.Thread | None = None
         self._progress = threading.Condition()
         self._position: int | None = None
+        # Set when the position must be read again (on leading, after a conflict
+        # or an error) before the next batch.
+        self._needs_resync = True
         self._subscription: PullSubscription | None = None
         self._lock_checked_at = 0.0
 
@@ -204,18 +207,23 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
                     self._stopping.wait(self.retry_interval)
                     continue
                 try:
+                    if self._needs_resync:
+                        self._resync()
                     subscription = self._subscription
                     assert subscription is not None
                     self._apply(subscription.next_batch())
                     self.last_error = None
                 except IntegrityError as conflict:
                     log.info("projection %s: %s; re-reading its position", self.name, conflict)
-                    self._resync()
+                    self._needs_resync = True
                 except TRANSIENT_ERRORS as error:
                     self.last_error = error
                     log.warning("projection %s: %s; retrying", self.name, error)
                     self._stopping.wait(self.retry_interval)
-                    self._resync()
+                    # Re-read the position on the next round, inside this try: with
+                    # the database still away, that fails as transiently as this did,
+                    # and must not end the runner.
+                    self._needs_resync = True
         except BaseException as error:
             self.error = error
             log.exception("projection %s stopped", self.name)
@@ -247,14 +255,15 @@ class ProjectionRunner(Generic[TTrackingRecorder]):
             self._subscription = PullSubscription(
                 self.app, poll_interval=self.poll_interval, batch_size=self.batch_size
             )
-            self._resync()
-            log.info("projection %s: leading from position %s", self.name, self._position)
+            self._needs_resync = True
+            log.info("projection %s: leading", self.name)
         return acquired
 
     def _resync(self) -> None:
         self._position = self.position()
         if self._subscription is not None:
             self._subscription.restart(self._position)
+        self._needs_resync = False
 
     # -- applying -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from psycopg.sql import SQL, Composed
 from application.projections.changes import Change
 from infrastructure.readmodels.schema import LIVE_PREFIX, TABLES, Table
 from infrastructure.readmodels.sql import POSTGRES, SQLITE, Dialect
+from infrastructure.recorders import bounded_retries
 
 T = TypeVar("T")
 
@@ -236,6 +237,10 @@ class PostgresReadModelView(ReadModelTables, PostgresTrackingRecorder):
     """A projection's tables and position in a PostgreSQL database."""
 
     dialect = POSTGRES
+    # A read model's position is asked by every read: with the database down
+    # it must fail within a bound (503), not after the library's ten tries.
+    max_tracking_id = bounded_retries(PostgresTrackingRecorder.max_tracking_id)
+    has_tracking_id = bounded_retries(PostgresTrackingRecorder.has_tracking_id)
 
     def __init__(
         self,
