@@ -59,6 +59,7 @@ from infrastructure.idempotency import (
 )
 from infrastructure.persistence import database_url_from_env, environment_for, pool_connect_kwargs
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
+from infrastructure.projections.maintenance import lock_holders
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.projections.waker import NotifyWaker
 from infrastructure.readmodels.queries import ReadModelQueries
@@ -134,6 +135,10 @@ class Backend(ABC):
 
     def http_threads(self) -> int | None:
         """How many request threads an API process may run (None: AnyIO's default)."""
+        return None
+
+    def lock_holders(self, store: ReadModelStore, names: Iterable[str]) -> dict[str, str] | None:
+        """Which worker process leads each follower; None where no lock is taken."""
         return None
 
 
@@ -228,6 +233,9 @@ class PostgresBackend(Backend):
         self, app: RectifyApp, wakes: Iterable[Callable[[], None]]
     ) -> NotifyWaker | None:
         return NotifyWaker(self._connect_kwargs(app), self._recorder(app).channel_name, wakes)
+
+    def lock_holders(self, store: ReadModelStore, names: Iterable[str]) -> dict[str, str] | None:
+        return lock_holders(store, names)
 
     def http_threads(self) -> int | None:
         # Below the event store's connections (pool + overflow), less those the
@@ -552,6 +560,11 @@ class Services:
 
     def http_threads(self) -> int | None:
         return self.backend.http_threads()
+
+    def follower_workers(self, names: Iterable[str]) -> dict[str, str] | None:
+        """Which worker process leads each of followers ``names`` (PostgreSQL);
+        None where the backend has one process and takes no locks."""
+        return self.backend.lock_holders(self.read_models, names)
 
     # -- closing ---------------------------------------------------------------------------
 

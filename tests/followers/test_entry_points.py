@@ -125,3 +125,25 @@ def test_a_worker_runs_only_the_followers_it_is_named(
         output = worker.communicate(timeout=30)[0].decode()
     assert worker.returncode == 0, output
     assert f"following the log for {runs};" in output
+
+
+@pytest.mark.postgres
+def test_on_postgres_status_names_the_worker_that_leads_each_follower(postgres_url: str) -> None:
+    with Services.open(postgres_url) as services:
+        host = services.followers(["cases", "audit_chain"], run=True, poll_interval=0.01)
+        with host:
+            give_up = time.monotonic() + 30
+            while not all(f.is_leader for f in host.followers.values()):
+                assert time.monotonic() < give_up, "no leader"
+                time.sleep(0.05)
+            status = runner.invoke(cli, ["followers", "status", "--database-url", postgres_url])
+    assert status.exit_code == 0, status.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")
+        for line in status.output.splitlines()
+        if "│" in line
+    }
+    here = f"pid {os.getpid()} on"
+    assert rows["cases"][6].strip().startswith(here), status.output
+    assert rows["audit_chain"][6].strip().startswith(here), status.output
+    assert rows["site_history"][6].strip() == "-"
