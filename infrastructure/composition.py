@@ -381,16 +381,6 @@ def evidence_store_for(env: Mapping[str, str] | Any, side: SideDatabase | None) 
     return backend_for(env).evidence_store(side)
 
 
-def create_evidence_store(database_url: str | None) -> EvidenceStore:
-    """The evidence store on a database URL, owning the connection it opens."""
-    backend = backend_of_url(database_url)
-    if backend.kind == "postgres":
-        side = backend.side_database()
-        assert side is not None
-        return TableEvidenceStore(side, owns_database=True)
-    return backend.evidence_store(None)
-
-
 def read_model_store(app: RectifyApp) -> ReadModelStore:
     """Where ``app``'s read models live (close it when done)."""
     return backend_for(app.env).read_model_store(app)
