@@ -23,13 +23,9 @@ PostgreSQL: a database ``rectify_integration_bench`` on 127.0.0.1:5432
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +36,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synthetic_log import fill, recorded_rows  # noqa: E402
 
-from infrastructure.bootstrap import build_app  # noqa: E402
-from infrastructure.clock import ManualClock  # noqa: E402
-from infrastructure.integration.services import Integration  # noqa: E402
-from infrastructure.side_tables import side_database_for  # noqa: E402
-from infrastructure.users import create_user_store  # noqa: E402
+from infrastructure.clock import ManualClock, SystemClock  # noqa: E402
+from infrastructure.composition import Services, build_app  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-integration.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_integration_bench"
@@ -78,10 +71,8 @@ def feed_read_rate(url: str, events: int) -> None:
     from interfaces.http.app import create_app
 
     print(f"Feed read rate over {events:,} events ({url.split('://')[0]})")
-    app = build_app(url)
-    side = side_database_for(app.env)
-    users = create_user_store(url, database=side)
-    integration = Integration(app, users, side)
+    services = Services.open(url)
+    app, integration = services.app, services.integration
 
     def raw() -> int:
         count, after = 0, 0
@@ -100,7 +91,7 @@ def feed_read_rate(url: str, events: int) -> None:
         return count
 
     _, key = integration.keys.create("bench", created_by="benchmark")
-    client = TestClient(create_app(app, users, token_secret="b" * 40, integration=integration))
+    client = TestClient(create_app(services=services, token_secret="b" * 40))
 
     def http() -> int:
         count, after = 0, 0
@@ -118,60 +109,31 @@ def feed_read_rate(url: str, events: int) -> None:
     http_rate = timed("GET /feed (HTTP, in-process)", http, events)
     print(f"  feed / raw: {feed_rate / raw_rate:.2f}; GET /feed / raw: {http_rate / raw_rate:.2f}")
     client.close()
-    integration.close()
-    users.close()
-    app.close()
-    if side is not None:
-        side.close()
-
-
-@contextlib.contextmanager
-def webhook_followers(integration: Integration) -> Iterator[None]:
-    """The outbox follower and the delivery job, running as in the service."""
-    from infrastructure.projections.runner import ProjectionRunner
-
-    stop = threading.Event()
-    interval = integration.intervals()["webhook_delivery"]
-
-    def deliver() -> None:
-        while not stop.wait(interval):
-            integration.deliver_due()
-
-    runner = ProjectionRunner(integration.app, integration.outbox_projection()).start()
-    delivery = threading.Thread(target=deliver, daemon=True)
-    delivery.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        runner.stop()
-        runner.join()
-        delivery.join()
+    services.close()
 
 
 def webhook_latency(url: str, rate: float, duration: float) -> None:
     from infrastructure.projections.runner import ProjectionRunner
-    from tests.core.scenario import SITES, FakePasswords, Sweep
+    from tests.core.scenario import SITES, Sweep
+    from tests.http.conftest import add_people
     from tests.integration.receiver import Receiver
     from tests.integration.workload import case_commands
 
     print(f"Webhook delivery latency at {rate:g} events/s for {duration:g} s")
-    os.environ["RECTIFY_WEBHOOK_ALLOW"] = "127.0.0.1"
-    app = build_app(url, passwords=FakePasswords())
-    side = side_database_for(app.env)
-    users = create_user_store(url, database=side)
-    integration = Integration(app, users, side)
+    services = Services.open(url, settings={"WEBHOOK_ALLOW": "127.0.0.1"}, clock=SystemClock())
+    app, integration = services.app, services.integration
+    add_people(services.users)  # the sweep's people sign what they close
     receiver = Receiver().start()
     # The outbox follower has followed the log all along in a running service.
     ProjectionRunner(app, integration.outbox_projection()).catch_up()
     subscription = integration.webhooks.subscribe(receiver.url, ["*"], created_by="benchmark")
     receiver.secret = subscription.secret
-    from infrastructure.clock import SystemClock
-
     sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
     sites = list(SITES)
     start_position = app.recorder.max_notification_id() or 0
-    with webhook_followers(integration):
+    # The outbox follower and the delivery job, run by the follower host as in
+    # a worker (rectify followers run webhook_outbox webhook_delivery).
+    with services.followers(["webhook_outbox", "webhook_delivery"], run=True):
         started = time.monotonic()
         commands = 0
         cases = (step for n in range(10**9) for step in case_commands(sweep, sites[n % len(sites)]))
@@ -205,11 +167,7 @@ def webhook_latency(url: str, rate: float, duration: float) -> None:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")
-    integration.close()
-    users.close()
-    app.close()
-    if side is not None:
-        side.close()
+    services.close()
 
 
 def main() -> None:
