@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -112,7 +113,7 @@ def feed_read_rate(url: str, events: int) -> None:
     services.close()
 
 
-def webhook_latency(url: str, rate: float, duration: float) -> None:
+def webhook_latency(url: str, rate: float, duration: float, writers: int) -> None:
     from infrastructure.projections.runner import ProjectionRunner
     from tests.core.scenario import SITES, Sweep
     from tests.http.conftest import add_people
@@ -128,26 +129,49 @@ def webhook_latency(url: str, rate: float, duration: float) -> None:
     ProjectionRunner(app, integration.outbox_projection()).catch_up()
     subscription = integration.webhooks.subscribe(receiver.url, ["*"], created_by="benchmark")
     receiver.secret = subscription.secret
-    sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
     sites = list(SITES)
+    Sweep(app, SystemClock()).site(sites[0])  # type: ignore[arg-type]
     start_position = app.recorder.max_notification_id() or 0
+    commands = [0] * writers
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write(n: int) -> None:
+        # Each writer takes its own cases through; together they are paced by
+        # the log to ``rate`` events a second.
+        sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
+        try:
+            while not stop.is_set():
+                for _ in case_commands(sweep, sites[n % len(sites)]):
+                    commands[n] += 1
+                    recorded = (app.recorder.max_notification_id() or 0) - start_position
+                    ahead = recorded / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                    if stop.is_set():
+                        return
+        except BaseException as error:
+            errors.append(error)
+
     # The outbox follower and the delivery job, run by the follower host as in
     # a worker (rectify followers run webhook_outbox webhook_delivery).
     with services.followers(["webhook_outbox", "webhook_delivery"], run=True):
         started = time.monotonic()
-        commands = 0
-        cases = (step for n in range(10**9) for step in case_commands(sweep, sites[n % len(sites)]))
-        for site in sites:
-            sweep.site(site)
-        while time.monotonic() - started < duration:
-            next(cases)
-            commands += 1
-            # Most commands record one event; pace by the log, not the commands.
-            recorded = (app.recorder.max_notification_id() or 0) - start_position
-            ahead = recorded / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-        recorded = (app.recorder.max_notification_id() or 0) - start_position
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(duration)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        elapsed = time.monotonic() - started
+        # Counted, not subtracted: positions may skip a number (a lost race's).
+        recorded = len(
+            app.recorder.select_notifications(
+                start=start_position, limit=10**7, inclusive_of_start=False
+            )
+        )
         deadline = time.monotonic() + 30
         while len(receiver.unique()) < recorded and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -157,9 +181,8 @@ def webhook_latency(url: str, rate: float, duration: float) -> None:
         when = datetime.fromisoformat(arrival.body["data"]["time"]).timestamp()
         latencies.append((arrival.received_at - when) * 1000)
     latencies.sort()
-    elapsed = time.monotonic() - started
     print(
-        f"  {recorded:,} events from {commands:,} commands "
+        f"  {recorded:,} events from {sum(commands):,} commands by {writers} writers "
         f"({recorded / elapsed:.0f} events/s); {len(latencies):,} delivered, all verified: "
         f"{all(a.verified for a in receiver.arrivals)}"
     )
@@ -178,6 +201,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--rate", type=float, default=100.0, help="Events per second.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load.")
+    parser.add_argument("--writers", type=int, default=4, help="Threads recording commands.")
     args = parser.parse_args()
     if args.backend == "sqlite":
         args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +210,7 @@ def main() -> None:
         url = args.postgres_url
     fill(url, args.events, False, template)
     feed_read_rate(url, args.events)
-    webhook_latency(url, args.rate, args.duration)
+    webhook_latency(url, args.rate, args.duration, args.writers)
 
 
 if __name__ == "__main__":
