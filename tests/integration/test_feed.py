@@ -130,6 +130,8 @@ def test_a_page_nobody_could_mean_is_refused(client: TestClient, integration: In
         assert answer.status_code == 422, params
     with pytest.raises(InvalidCommand):
         integration.feed.page(after=0, limit=0)
+    ahead = client.get("/feed", params={"after": 10**6, "wait": 5}, headers=headers)
+    assert ahead.status_code == 422 and ahead.json()["rule"] == "log_position_ahead"
 
 
 def test_the_feed_paged_from_zero_under_eight_concurrent_writers_equals_the_log(
