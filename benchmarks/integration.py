@@ -23,10 +23,15 @@ PostgreSQL: a database ``rectify_integration_bench`` on 127.0.0.1:5432
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +118,30 @@ def feed_read_rate(url: str, events: int) -> None:
     services.close()
 
 
+@contextlib.contextmanager
+def follower_worker(url: str) -> Iterator[None]:
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "interfaces.cli.main",
+            "followers",
+            "run",
+            "webhook_outbox",
+            "webhook_delivery",
+            "--database-url",
+            url,
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, RECTIFY_WEBHOOK_ALLOW="127.0.0.1"),
+    )
+    try:
+        yield
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
 def webhook_latency(url: str, rate: float, duration: float, writers: int) -> None:
     from infrastructure.projections.runner import ProjectionRunner
     from tests.core.scenario import SITES, Sweep
@@ -130,7 +159,6 @@ def webhook_latency(url: str, rate: float, duration: float, writers: int) -> Non
     subscription = integration.webhooks.subscribe(receiver.url, ["*"], created_by="benchmark")
     receiver.secret = subscription.secret
     sites = list(SITES)
-    Sweep(app, SystemClock()).site(sites[0])  # type: ignore[arg-type]
     start_position = app.recorder.max_notification_id() or 0
     commands = [0] * writers
     errors: list[BaseException] = []
@@ -153,9 +181,17 @@ def webhook_latency(url: str, rate: float, duration: float, writers: int) -> Non
         except BaseException as error:
             errors.append(error)
 
-    # The outbox follower and the delivery job, run by the follower host as in
-    # a worker (rectify followers run webhook_outbox webhook_delivery).
-    with services.followers(["webhook_outbox", "webhook_delivery"], run=True):
+    # The outbox follower and the delivery job in a worker process of their own,
+    # as a deployment runs them (RECTIFY_PROJECTIONS=external), so the load
+    # generator and the receiver do not share their interpreter.
+    with follower_worker(url):
+        # Warm up: the worker has started, leads and delivers once the first
+        # site's registration arrives; the load starts from there.
+        Sweep(app, SystemClock()).site(sites[0])  # type: ignore[arg-type]
+        warm_up = time.monotonic() + 120
+        while not receiver.unique() and time.monotonic() < warm_up:
+            time.sleep(0.05)
+        start_position = app.recorder.max_notification_id() or 0
         started = time.monotonic()
         threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
         for thread in threads:
@@ -173,11 +209,13 @@ def webhook_latency(url: str, rate: float, duration: float, writers: int) -> Non
             )
         )
         deadline = time.monotonic() + 30
-        while len(receiver.unique()) < recorded and time.monotonic() < deadline:
+        while len(receiver.unique()) <= recorded and time.monotonic() < deadline:
             time.sleep(0.05)
     receiver.stop()
     latencies = []
     for arrival in receiver.unique().values():
+        if arrival.body["data"]["position"] <= start_position:
+            continue  # the warm-up's
         when = datetime.fromisoformat(arrival.body["data"]["time"]).timestamp()
         latencies.append((arrival.received_at - when) * 1000)
     latencies.sort()
@@ -202,15 +240,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="Events per second.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load.")
     parser.add_argument("--writers", type=int, default=4, help="Threads recording commands.")
+    parser.add_argument("--only", choices=["feed", "latency"], help="Run one of the two.")
     args = parser.parse_args()
     if args.backend == "sqlite":
         args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{args.sqlite_path}"
     else:
         url = args.postgres_url
-    fill(url, args.events, False, template)
-    feed_read_rate(url, args.events)
-    webhook_latency(url, args.rate, args.duration, args.writers)
+    fill(url, args.events if args.only != "latency" else 1000, False, template)
+    if args.only != "latency":
+        feed_read_rate(url, args.events)
+    if args.only != "feed":
+        webhook_latency(url, args.rate, args.duration, args.writers)
 
 
 if __name__ == "__main__":
