@@ -1,6 +1,6 @@
 """Webhook subscriptions, the outbox and the delivery log, in side tables.
 
-The outbox is written by the follower of the log (:class:`OutboxFiller`) in the
+The outbox is written by the follower of the log (``OutboxProjection``) in the
 same transaction as its position in ``rectify_follower_positions``, and only if
 that position is still the one it started from: a crash before the commit loses
 nothing (the events are read again), a crash after it invents nothing (the
