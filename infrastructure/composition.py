@@ -66,6 +66,7 @@ from infrastructure.integration.services import (
 )
 from infrastructure.persistence import database_url_from_env, environment_for, pool_connect_kwargs
 from infrastructure.projections.locks import NoLock, PostgresAdvisoryLock, WorkerLock
+from infrastructure.projections.maintenance import lock_holders
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.projections.waker import NotifyWaker
 from infrastructure.readmodels.queries import ReadModelQueries
@@ -141,6 +142,10 @@ class Backend(ABC):
 
     def http_threads(self) -> int | None:
         """How many request threads an API process may run (None: AnyIO's default)."""
+        return None
+
+    def lock_holders(self, store: ReadModelStore, names: Iterable[str]) -> dict[str, str] | None:
+        """Which worker process leads each follower; None where no lock is taken."""
         return None
 
 
@@ -235,6 +240,9 @@ class PostgresBackend(Backend):
         self, app: RectifyApp, wakes: Iterable[Callable[[], None]]
     ) -> NotifyWaker | None:
         return NotifyWaker(self._connect_kwargs(app), self._recorder(app).channel_name, wakes)
+
+    def lock_holders(self, store: ReadModelStore, names: Iterable[str]) -> dict[str, str] | None:
+        return lock_holders(store, names)
 
     def http_threads(self) -> int | None:
         # Below the event store's connections (pool + overflow), less those the
@@ -378,16 +386,6 @@ def create_idempotency_store(
 def evidence_store_for(env: Mapping[str, str] | Any, side: SideDatabase | None) -> EvidenceStore:
     """The evidence store for eventsourcing settings ``env`` and an open side database."""
     return backend_for(env).evidence_store(side)
-
-
-def create_evidence_store(database_url: str | None) -> EvidenceStore:
-    """The evidence store on a database URL, owning the connection it opens."""
-    backend = backend_of_url(database_url)
-    if backend.kind == "postgres":
-        side = backend.side_database()
-        assert side is not None
-        return TableEvidenceStore(side, owns_database=True)
-    return backend.evidence_store(None)
 
 
 def read_model_store(app: RectifyApp) -> ReadModelStore:
@@ -572,6 +570,11 @@ class Services:
 
     def http_threads(self) -> int | None:
         return self.backend.http_threads()
+
+    def follower_workers(self, names: Iterable[str]) -> dict[str, str] | None:
+        """Which worker process leads each of followers ``names`` (PostgreSQL);
+        None where the backend has one process and takes no locks."""
+        return self.backend.lock_holders(self.read_models, names)
 
     # -- closing ---------------------------------------------------------------------------
 

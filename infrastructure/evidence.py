@@ -4,7 +4,8 @@ Events record only the hash, name, media type and size of a file, so the log
 stays small; the bytes live here. Every read hashes the bytes again, so a file
 changed after upload is detected (:class:`EvidenceAltered`) instead of served.
 
-Where the bytes live depends on the database:
+Where the bytes live depends on the database (the composition root,
+:mod:`infrastructure.composition`, picks the store):
 
 - SQLite file ``…/rectify.sqlite3``: the directory ``…/evidence/`` beside it
   (``var/evidence/<sha256>`` for the default database), or

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from infrastructure.composition import Services
 from infrastructure.followers import FOLLOWERS, LOG
-from infrastructure.projections.maintenance import lock_holders
 from interfaces.cli.options import DatabaseUrl, fail
 
 app = typer.Typer(
@@ -117,11 +116,10 @@ def status(database_url: DatabaseUrl = None) -> None:
     with Services.open(database_url) as services:
         host = services.followers(run=False)
         states = host.health()
-        on_postgres = services.backend.kind == "postgres"
-        holders = lock_holders(services.read_models, host.names) if on_postgres else {}
+        holders = services.follower_workers(host.names)
     table = Table("follower", "kind", "position", "head", "lag", "worker")
     for state in states:
-        worker = (holders.get(state.name) or "-") if on_postgres else "n/a"
+        worker = "n/a" if holders is None else holders.get(state.name, "-")
         log_follower = state.kind == LOG
         table.add_row(
             state.name,

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -89,12 +90,23 @@ def test_an_unknown_follower_is_refused_with_the_known_names(tmp_path: Path) -> 
     )
 
 
-def test_a_worker_runs_only_the_followers_it_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "runs", "idle"),
+    [
+        (["followers", "run", "site_history"], "site_history", "cases"),
+        (["projections", "run", "cases"], "cases", "audit_chain"),  # another name
+        (["audit", "chain", "--follow"], "audit_chain", "site_history"),  # another name
+    ],
+)
+def test_a_worker_runs_only_the_followers_it_is_named(
+    tmp_path: Path, command: list[str], runs: str, idle: str
+) -> None:
     url = sqlite_url_for(tmp_path / "rectify.sqlite3")
-    assert runner.invoke(cli, ["demo", "--database-url", url]).exit_code == 0
+    with Services.open(url) as services:
+        Sweep(services.app, services.app.clock).site()
     env = {**os.environ, "RECTIFY_PROJECTION_POLL_SECONDS": "0.01"}
     worker = subprocess.Popen(
-        [*RECTIFY, "followers", "run", "site_history", "--database-url", url],
+        [*RECTIFY, *command, "--database-url", url],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -104,12 +116,34 @@ def test_a_worker_runs_only_the_followers_it_is_named(tmp_path: Path) -> None:
         with Services.open(url) as services:
             host = services.followers(run=False)
             give_up = time.monotonic() + 60
-            while host.positions(["site_history"])["site_history"] != host.head():
-                assert time.monotonic() < give_up, "the worker did not catch up"
+            while host.positions([runs])[runs] != host.head():
+                assert time.monotonic() < give_up, f"the worker did not bring {runs} up to date"
                 time.sleep(0.05)
-            assert host.positions(["cases"])["cases"] is None
+            assert host.positions([idle])[idle] is None
     finally:
         worker.send_signal(signal.SIGTERM)
         output = worker.communicate(timeout=30)[0].decode()
     assert worker.returncode == 0, output
-    assert "following the log for site_history" in output
+    assert f"following the log for {runs};" in output
+
+
+@pytest.mark.postgres
+def test_on_postgres_status_names_the_worker_that_leads_each_follower(postgres_url: str) -> None:
+    with Services.open(postgres_url) as services:
+        host = services.followers(["cases", "audit_chain"], run=True, poll_interval=0.01)
+        with host:
+            give_up = time.monotonic() + 30
+            while not all(f.is_leader for f in host.followers.values()):
+                assert time.monotonic() < give_up, "no leader"
+                time.sleep(0.05)
+            status = runner.invoke(cli, ["followers", "status", "--database-url", postgres_url])
+    assert status.exit_code == 0, status.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")
+        for line in status.output.splitlines()
+        if "│" in line
+    }
+    here = f"pid {os.getpid()} on"
+    assert rows["cases"][6].strip().startswith(here), status.output
+    assert rows["audit_chain"][6].strip().startswith(here), status.output
+    assert rows["site_history"][6].strip() == "-"
