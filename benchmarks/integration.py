@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -40,11 +42,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synthetic_log import fill, recorded_rows  # noqa: E402
 
-from infrastructure.bootstrap import build_app  # noqa: E402
-from infrastructure.clock import ManualClock  # noqa: E402
-from infrastructure.integration.services import Integration  # noqa: E402
-from infrastructure.side_tables import side_database_for  # noqa: E402
-from infrastructure.users import create_user_store  # noqa: E402
+from infrastructure.clock import ManualClock, SystemClock  # noqa: E402
+from infrastructure.composition import Services, build_app  # noqa: E402
 
 DEFAULT_SQLITE = ROOT / "var" / "bench-integration.sqlite3"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/rectify_integration_bench"
@@ -78,10 +77,8 @@ def feed_read_rate(url: str, events: int) -> None:
     from interfaces.http.app import create_app
 
     print(f"Feed read rate over {events:,} events ({url.split('://')[0]})")
-    app = build_app(url)
-    side = side_database_for(app.env)
-    users = create_user_store(url, database=side)
-    integration = Integration(app, users, side)
+    services = Services.open(url)
+    app, integration = services.app, services.integration
 
     def raw() -> int:
         count, after = 0, 0
@@ -100,7 +97,7 @@ def feed_read_rate(url: str, events: int) -> None:
         return count
 
     _, key = integration.keys.create("bench", created_by="benchmark")
-    client = TestClient(create_app(app, users, token_secret="b" * 40, integration=integration))
+    client = TestClient(create_app(services=services, token_secret="b" * 40))
 
     def http() -> int:
         count, after = 0, 0
@@ -118,86 +115,112 @@ def feed_read_rate(url: str, events: int) -> None:
     http_rate = timed("GET /feed (HTTP, in-process)", http, events)
     print(f"  feed / raw: {feed_rate / raw_rate:.2f}; GET /feed / raw: {http_rate / raw_rate:.2f}")
     client.close()
-    integration.close()
-    users.close()
-    app.close()
-    if side is not None:
-        side.close()
+    services.close()
 
 
 @contextlib.contextmanager
-def webhook_followers(integration: Integration) -> Iterator[None]:
-    """The outbox follower and the delivery job, running as in the service."""
-    from infrastructure.projections.runner import ProjectionRunner
-
-    stop = threading.Event()
-    interval = integration.intervals()["webhook_delivery"]
-
-    def deliver() -> None:
-        while not stop.wait(interval):
-            integration.deliver_due()
-
-    runner = ProjectionRunner(integration.app, integration.outbox_projection()).start()
-    delivery = threading.Thread(target=deliver, daemon=True)
-    delivery.start()
+def follower_worker(url: str) -> Iterator[None]:
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "interfaces.cli.main",
+            "followers",
+            "run",
+            "webhook_outbox",
+            "webhook_delivery",
+            "--database-url",
+            url,
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, RECTIFY_WEBHOOK_ALLOW="127.0.0.1"),
+    )
     try:
         yield
     finally:
-        stop.set()
-        runner.stop()
-        runner.join()
-        delivery.join()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
 
 
-def webhook_latency(url: str, rate: float, duration: float) -> None:
+def webhook_latency(url: str, rate: float, duration: float, writers: int) -> None:
     from infrastructure.projections.runner import ProjectionRunner
-    from tests.core.scenario import SITES, FakePasswords, Sweep
+    from tests.core.scenario import SITES, Sweep
+    from tests.http.conftest import add_people
     from tests.integration.receiver import Receiver
     from tests.integration.workload import case_commands
 
     print(f"Webhook delivery latency at {rate:g} events/s for {duration:g} s")
-    os.environ["RECTIFY_WEBHOOK_ALLOW"] = "127.0.0.1"
-    app = build_app(url, passwords=FakePasswords())
-    side = side_database_for(app.env)
-    users = create_user_store(url, database=side)
-    integration = Integration(app, users, side)
+    services = Services.open(url, settings={"WEBHOOK_ALLOW": "127.0.0.1"}, clock=SystemClock())
+    app, integration = services.app, services.integration
+    add_people(services.users)  # the sweep's people sign what they close
     receiver = Receiver().start()
     # The outbox follower has followed the log all along in a running service.
     ProjectionRunner(app, integration.outbox_projection()).catch_up()
     subscription = integration.webhooks.subscribe(receiver.url, ["*"], created_by="benchmark")
     receiver.secret = subscription.secret
-    from infrastructure.clock import SystemClock
-
-    sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
     sites = list(SITES)
     start_position = app.recorder.max_notification_id() or 0
-    with webhook_followers(integration):
+    commands = [0] * writers
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write(n: int) -> None:
+        # Each writer takes its own cases through; together they are paced by
+        # the log to ``rate`` events a second.
+        sweep = Sweep(app, SystemClock())  # type: ignore[arg-type]
+        try:
+            while not stop.is_set():
+                for _ in case_commands(sweep, sites[n % len(sites)]):
+                    commands[n] += 1
+                    recorded = (app.recorder.max_notification_id() or 0) - start_position
+                    ahead = recorded / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                    if stop.is_set():
+                        return
+        except BaseException as error:
+            errors.append(error)
+
+    # The outbox follower and the delivery job in a worker process of their own,
+    # as a deployment runs them (RECTIFY_PROJECTIONS=external), so the load
+    # generator and the receiver do not share their interpreter.
+    with follower_worker(url):
+        # Warm up: the worker has started, leads and delivers once the first
+        # site's registration arrives; the load starts from there.
+        Sweep(app, SystemClock()).site(sites[0])  # type: ignore[arg-type]
+        warm_up = time.monotonic() + 120
+        while not receiver.unique() and time.monotonic() < warm_up:
+            time.sleep(0.05)
+        start_position = app.recorder.max_notification_id() or 0
         started = time.monotonic()
-        commands = 0
-        cases = (step for n in range(10**9) for step in case_commands(sweep, sites[n % len(sites)]))
-        for site in sites:
-            sweep.site(site)
-        while time.monotonic() - started < duration:
-            next(cases)
-            commands += 1
-            # Most commands record one event; pace by the log, not the commands.
-            recorded = (app.recorder.max_notification_id() or 0) - start_position
-            ahead = recorded / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-        recorded = (app.recorder.max_notification_id() or 0) - start_position
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(duration)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        elapsed = time.monotonic() - started
+        # Counted, not subtracted: positions may skip a number (a lost race's).
+        recorded = len(
+            app.recorder.select_notifications(
+                start=start_position, limit=10**7, inclusive_of_start=False
+            )
+        )
         deadline = time.monotonic() + 30
-        while len(receiver.unique()) < recorded and time.monotonic() < deadline:
+        while len(receiver.unique()) <= recorded and time.monotonic() < deadline:
             time.sleep(0.05)
     receiver.stop()
     latencies = []
     for arrival in receiver.unique().values():
+        if arrival.body["data"]["position"] <= start_position:
+            continue  # the warm-up's
         when = datetime.fromisoformat(arrival.body["data"]["time"]).timestamp()
         latencies.append((arrival.received_at - when) * 1000)
     latencies.sort()
-    elapsed = time.monotonic() - started
     print(
-        f"  {recorded:,} events from {commands:,} commands "
+        f"  {recorded:,} events from {sum(commands):,} commands by {writers} writers "
         f"({recorded / elapsed:.0f} events/s); {len(latencies):,} delivered, all verified: "
         f"{all(a.verified for a in receiver.arrivals)}"
     )
@@ -205,11 +228,7 @@ def webhook_latency(url: str, rate: float, duration: float) -> None:
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")
-    integration.close()
-    users.close()
-    app.close()
-    if side is not None:
-        side.close()
+    services.close()
 
 
 def main() -> None:
@@ -220,15 +239,19 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--rate", type=float, default=100.0, help="Events per second.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load.")
+    parser.add_argument("--writers", type=int, default=4, help="Threads recording commands.")
+    parser.add_argument("--only", choices=["feed", "latency"], help="Run one of the two.")
     args = parser.parse_args()
     if args.backend == "sqlite":
         args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{args.sqlite_path}"
     else:
         url = args.postgres_url
-    fill(url, args.events, False, template)
-    feed_read_rate(url, args.events)
-    webhook_latency(url, args.rate, args.duration)
+    fill(url, args.events if args.only != "latency" else 1000, False, template)
+    if args.only != "latency":
+        feed_read_rate(url, args.events)
+    if args.only != "feed":
+        webhook_latency(url, args.rate, args.duration, args.writers)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,13 @@ class EventFeed:
         """Up to ``limit`` events after position ``after``; with ``wait`` > 0 and
         nothing new, wait up to that many seconds for the next commit."""
         check_page(after, limit, wait)
+        head = self.head()
+        if after > head:
+            # Nobody was given this position: waiting for it would only hide the mistake.
+            raise InvalidCommand(
+                f"position {after} is beyond the log's newest event ({head})",
+                rule="log_position_ahead",
+            )
         notifications = self._select(after, limit)
         if not notifications and wait > 0:
             deadline = time.monotonic() + wait

@@ -78,16 +78,25 @@ class WebhookDeliverer:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
 
     def deliver_due(self) -> DeliveryRound:
-        """Send every delivery that is due, until none is. The head messages of
-        different cases are sent concurrently (each case's order is kept: its next
-        message is due only once this one is delivered); each round's outcomes are
-        recorded in one transaction."""
+        """Send every delivery that is due, until none is. Each case's messages go
+        in order, one after the other, and stop at the first that fails (the rest
+        wait for it); different cases are sent concurrently. A round's outcomes
+        are recorded in one transaction."""
         done = DeliveryRound()
         while True:
             due = self.store.due(self.clock(), self.batch_size)
             if not due:
                 return done
-            outcomes = list(self._pool.map(self._send, due))
+            by_case: dict[tuple[str, str], list[Delivery]] = {}
+            for delivery in due:
+                by_case.setdefault((delivery.subscription_id, delivery.case_key), []).append(
+                    delivery
+                )
+            outcomes = [
+                outcome
+                for sent in self._pool.map(self._send_in_order, by_case.values())
+                for outcome in sent
+            ]
             failing = self.store.record(outcomes, now=self.clock(), policy=self.policy)
             for outcome in outcomes:
                 if outcome.error is None:
@@ -97,6 +106,17 @@ class WebhookDeliverer:
             for subscription_id in failing:
                 log.warning("webhook subscription %s marked failing", subscription_id)
             done.now_failing += len(failing)
+            if done.failed:
+                return done  # what failed waits out its back-off; the rest of its case too
+
+    def _send_in_order(self, deliveries: list[Delivery]) -> list[Outcome]:
+        outcomes = []
+        for delivery in deliveries:
+            outcome = self._send(delivery)
+            outcomes.append(outcome)
+            if outcome.error is not None:
+                break
+        return outcomes
 
     def _send(self, delivery: Delivery) -> Outcome:
         started = time.monotonic()

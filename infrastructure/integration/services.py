@@ -1,8 +1,10 @@
 """The integration's services for one application, over its side tables.
 
 :class:`Integration` holds the feed, the integration keys, the webhook store and
-deliverer, the reminder check and the notifications; the HTTP app, the CLI and
-the follower host take them from here.
+deliverer, the reminder check and the notifications. The composition root
+(``Services.integration``) builds it once per set of services; the HTTP app, the
+CLI and the followers registered there (``webhook_outbox``, ``webhook_delivery``,
+``reminders``) take it from there.
 
 Settings (``RECTIFY_`` in the environment, or the application's settings):
 

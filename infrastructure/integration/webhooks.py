@@ -1,6 +1,6 @@
 """Webhook subscriptions, the outbox and the delivery log, in side tables.
 
-The outbox is written by the follower of the log (:class:`OutboxFiller`) in the
+The outbox is written by the follower of the log (``OutboxProjection``) in the
 same transaction as its position in ``rectify_follower_positions``, and only if
 that position is still the one it started from: a crash before the commit loses
 nothing (the events are read again), a crash after it invents nothing (the
@@ -80,6 +80,7 @@ class Delivery:
     first_failure_at: float | None
     target_url: str
     secret: str
+    case_key: str
 
 
 @dataclass(frozen=True)
@@ -298,25 +299,35 @@ class WebhookStore:
     # -- delivering ---------------------------------------------------------------------
 
     def due(self, now: float, limit: int = 100) -> list[Delivery]:
-        """Pending deliveries whose time has come, each the earliest pending one of
-        its case for its subscription (so a case's messages arrive in order)."""
+        """Pending deliveries whose time has come, in outbox order, leaving out any
+        whose case has an earlier pending message that is not due (one waiting
+        out its back-off): a case's messages are sent in order, the earliest first."""
         rows = self.database.execute(
             "SELECT o.delivery_id, o.subscription_id, o.message_id, o.body, o.attempts,"
-            "       o.first_failure_at, s.target_url, s.secret"
+            "       o.first_failure_at, s.target_url, s.secret, o.case_key"
             "  FROM rectify_webhook_outbox o"
             "  JOIN rectify_webhook_subscriptions s ON s.subscription_id = o.subscription_id"
             " WHERE o.status = ? AND o.next_attempt_at <= ? AND s.status = ?"
             "   AND NOT EXISTS (SELECT 1 FROM rectify_webhook_outbox p"
             "                    WHERE p.subscription_id = o.subscription_id"
             "                      AND p.case_key = o.case_key AND p.status = ?"
-            "                      AND p.delivery_id < o.delivery_id)"
+            "                      AND p.delivery_id < o.delivery_id"
+            "                      AND p.next_attempt_at > ?)"
             " ORDER BY o.delivery_id LIMIT ?",
-            (PENDING, now, ACTIVE, PENDING, limit),
+            (PENDING, now, ACTIVE, PENDING, now, limit),
             write=False,
         )
         return [
             Delivery(
-                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), r[5], str(r[6]), str(r[7])
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                int(r[4]),
+                r[5],
+                str(r[6]),
+                str(r[7]),
+                str(r[8]),
             )
             for r in rows
         ]

@@ -26,7 +26,7 @@ from tests.core.scenario import (
     FakePasswords,
     Sweep,
 )
-from tests.integration.conftest import bearer
+from tests.integration.conftest import bearer, catch_up_outbox
 from tests.integration.workload import run_commands
 
 WRITERS = 8
@@ -130,6 +130,8 @@ def test_a_page_nobody_could_mean_is_refused(client: TestClient, integration: In
         assert answer.status_code == 422, params
     with pytest.raises(InvalidCommand):
         integration.feed.page(after=0, limit=0)
+    ahead = client.get("/feed", params={"after": 10**6, "wait": 5}, headers=headers)
+    assert ahead.status_code == 422 and ahead.json()["rule"] == "log_position_ahead"
 
 
 def test_the_feed_paged_from_zero_under_eight_concurrent_writers_equals_the_log(
@@ -169,3 +171,19 @@ def test_the_feed_paged_from_zero_under_eight_concurrent_writers_equals_the_log(
     assert len(log) >= WRITERS * 25
     assert [e["position"] for e in read] == [n.id for n in log]
     assert len({e["id"] for e in read}) == len(read)
+
+
+def test_health_shows_the_integration_followers_position_and_lag(
+    client: TestClient, integration: Integration, sweep: Sweep
+) -> None:
+    sweep.site()
+    health = client.get("/health").json()
+    before = {f["name"]: f for f in health["followers"]}
+    assert before["webhook_outbox"]["kind"] == "log"
+    assert before["webhook_outbox"]["lag"] == health["head"] > 0
+    assert before["webhook_delivery"]["kind"] == before["reminders"]["kind"] == "periodic"
+    catch_up_outbox(integration)
+    health = client.get("/health").json()
+    after = {f["name"]: f for f in health["followers"]}
+    assert after["webhook_outbox"]["lag"] == 0
+    assert after["webhook_outbox"]["position"] == health["head"]

@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from infrastructure.integration.services import Integration
-from infrastructure.integration.webhooks import DELIVERED, PENDING
+from infrastructure.integration.webhooks import DELIVERED, PENDING, PositionMoved
 from tests.core.scenario import Sweep
 from tests.integration.conftest import catch_up_outbox
 from tests.integration.receiver import Receiver
@@ -117,7 +117,7 @@ def test_the_outbox_is_filled_once_even_when_two_fillers_race(
             for n in integration.feed._select(0, 1000)
         )
         first.process_batch(items)
-        with pytest.raises(Exception, match="already reached"):
+        with pytest.raises(PositionMoved):
             second.process_batch(items)
     finally:
         other.close()
