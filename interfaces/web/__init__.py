@@ -41,10 +41,19 @@ def is_console_path(path: str) -> bool:
 
 def install_console(app: FastAPI, sessions: SessionStore) -> None:
     """Serve the console from ``app``, its sessions kept in ``sessions``."""
-    from interfaces.web.pages import audit, auth, cases, home, inspections, orders, sites
+    from interfaces.web.pages import (
+        audit,
+        auth,
+        cases,
+        documents,
+        home,
+        inspections,
+        orders,
+        sites,
+    )
 
     app.state.console_sessions = sessions
-    for module in (auth, home, sites, inspections, cases, orders, audit):
+    for module in (auth, home, sites, inspections, cases, orders, documents, audit):
         app.include_router(module.router, include_in_schema=False)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC), name="static")
 

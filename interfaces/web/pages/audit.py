@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -87,9 +88,27 @@ async def search(request: Request) -> Response:
             statuses=[s.value for s in HazardStatus],
             chosen=statuses,
             params=params,
+            ledger_query=_ledger_query(filters),
         )
 
     return await run_in_threadpool(page)
+
+
+def _ledger_query(filters: CaseFilter) -> str:
+    """The search's filters as the ledger's query (the API's ``/cases`` parameters)."""
+    pairs = [
+        (name, value)
+        for name, value in (
+            ("region", filters.region),
+            ("severity", filters.severity),
+            ("party", filters.party),
+            ("reported_from", filters.reported_from and filters.reported_from.isoformat()),
+            ("reported_to", filters.reported_to and filters.reported_to.isoformat()),
+        )
+        if value
+    ]
+    pairs += [("status", status) for status in filters.statuses]
+    return urlencode(pairs)
 
 
 @router.get("/ui/dashboard")
