@@ -12,8 +12,10 @@ from starlette.requests import Request
 
 from application.app import RectifyApp
 from application.audit import AuditService
+from application.documents import DocumentService
 from infrastructure.evidence import EvidenceStore
 from infrastructure.idempotency import IdempotencyStore
+from infrastructure.integration.notifications import NotificationBook
 from infrastructure.projections.host import ReadModelHost
 from infrastructure.readmodels.work_lists import WorkLists
 from infrastructure.sessions import SessionStore
@@ -74,3 +76,15 @@ def audit(request: Request) -> AuditService:
         service = build_audit(state.rectify)
         state.audit = service
     return service
+
+
+def documents(request: Request) -> DocumentService:
+    """Notices and verification records made from the events."""
+    service: DocumentService = _state(request).services.documents
+    return service
+
+
+def notifications(request: Request) -> NotificationBook:
+    """Each person's reminders of deadlines due soon or passed."""
+    book: NotificationBook = _state(request).services.integration.notifications
+    return book

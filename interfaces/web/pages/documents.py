@@ -36,7 +36,7 @@ def _notice(request: Request, order_id: UUID) -> Response:
     app = deps.rectify(request)
     if not sees_order(viewer.user, app.get_order(order_id)):
         raise Refused()
-    document = made(request.app.state.services.documents.notice, order_id)
+    document = made(deps.documents(request).notice, order_id)
     filename = f"notice-{document.content['number']}.pdf"
     return pdf_response(document, _document_language(request), filename, app)
 
@@ -46,7 +46,7 @@ def _record(request: Request, verification_id: UUID) -> Response:
     app = deps.rectify(request)
     if not sees_verification(viewer.user, app, app.get_verification(verification_id)):
         raise Refused()
-    document = made(request.app.state.services.documents.verification_record, verification_id)
+    document = made(deps.documents(request).verification_record, verification_id)
     filename = f"verification-{verification_id}.pdf"
     return pdf_response(document, _document_language(request), filename, app)
 

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from application.projections.access import scope_for
 from domain.values import Role
 from interfaces.web import deps
-from interfaces.web.core import current_viewer, render
+from interfaces.web.core import Refused, check_csrf, current_viewer, render, require_viewer
 from interfaces.web.messages import N_
 from interfaces.web.reads import caught_up
 
@@ -77,7 +77,14 @@ def work_list(request: Request, user_id: str, role: Role) -> dict[str, Any]:
     if role in (Role.RESPONSIBLE_PARTY, Role.AUDITOR):
         page = lists.cases(scope_for(user_id, role), limit=ROWS_SHOWN)
         cases = {"total": page.total, "rows": _dates(page.items)}
-    return {"queues": queues, "cases": cases}
+    book = deps.notifications(request)
+    reminders = book.for_user(user_id, unread_only=True, limit=ROWS_SHOWN)
+    return {
+        "queues": queues,
+        "cases": cases,
+        "reminders": reminders,
+        "unread": book.unread_count(user_id),
+    }
 
 
 @router.get("/")
@@ -88,3 +95,18 @@ async def home(request: Request) -> Response:
     await run_in_threadpool(caught_up, request)
     data = await run_in_threadpool(work_list, request, viewer.user.user_id, viewer.role)
     return render(request, "home.html", viewer, **data)
+
+
+@router.post("/ui/notifications/{notification_id}/read")
+async def mark_read(request: Request, notification_id: int) -> Response:
+    """Mark one of the person's reminders read; it leaves their work list."""
+    viewer = require_viewer(request)
+    await check_csrf(request, viewer)
+    try:
+        await run_in_threadpool(
+            deps.notifications(request).mark_read, viewer.user.user_id, notification_id
+        )
+    except KeyError:
+        # Not theirs, or no such reminder: nothing changes and nothing is said about it.
+        raise Refused() from None
+    return RedirectResponse("/", status_code=303)
