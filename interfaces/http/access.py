@@ -38,12 +38,18 @@ def require_sees_order(user: User, order: RectificationOrder) -> None:
         raise not_addressed_to(user, f"order {order.number}")
 
 
-def require_sees_verification(user: User, rectify: RectifyApp, verification: Verification) -> None:
-    """403 unless ``user`` may see ``verification``: a party only one of their own order
-    (a verification of an on-the-spot fix has no order, so no party sees it)."""
+def sees_verification(user: User, rectify: RectifyApp, verification: Verification) -> bool:
+    """Whether ``user`` may see ``verification``: everyone but a party, and a party
+    only one of their own order (a verification of an on-the-spot fix has no order,
+    so no party sees it)."""
     if user.role != Role.RESPONSIBLE_PARTY:
-        return
-    if verification.order_id is None or not sees_order(
+        return True
+    return verification.order_id is not None and sees_order(
         user, rectify.get_order(verification.order_id)
-    ):
+    )
+
+
+def require_sees_verification(user: User, rectify: RectifyApp, verification: Verification) -> None:
+    """403 unless ``user`` may see ``verification`` (see :func:`sees_verification`)."""
+    if not sees_verification(user, rectify, verification):
         raise not_addressed_to(user, f"verification {verification.id}")

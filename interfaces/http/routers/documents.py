@@ -88,7 +88,8 @@ def language(
 Language = Annotated[str, Depends(language)]
 
 
-def _pdf(document: Document, lang: str, filename: str, rectify: RectifyApp) -> Response:
+def pdf_response(document: Document, lang: str, filename: str, rectify: RectifyApp) -> Response:
+    """``document`` rendered as an inline PDF, its position and chain head in the headers."""
     pdf = render_pdf(document, lang=lang, issuing_unit=issuing_unit(rectify))
     return Response(
         pdf,
@@ -102,7 +103,8 @@ def _pdf(document: Document, lang: str, filename: str, rectify: RectifyApp) -> R
     )
 
 
-def _made(make: Any, subject: UUID) -> Document:
+def made(make: Any, subject: UUID) -> Document:
+    """``make(subject)``; 503 while the hash chain has not reached the document's events."""
     try:
         document: Document = make(subject)
     except ChainNotReady as error:
@@ -129,8 +131,8 @@ def order_notice(order_id: UUID, user: Anyone, cmd: Cmd, docs: Documents, lang: 
     auditor; a responsible party only for an order addressed to them.
     """
     require_sees_order(user, cmd.rectify.get_order(order_id))
-    document = _made(docs.notice, order_id)
-    return _pdf(document, lang, f"notice-{document.content['number']}.pdf", cmd.rectify)
+    document = made(docs.notice, order_id)
+    return pdf_response(document, lang, f"notice-{document.content['number']}.pdf", cmd.rectify)
 
 
 @router.get(
@@ -148,16 +150,17 @@ def verification_record(
     verification of an order addressed to them.
     """
     require_sees_verification(user, cmd.rectify, cmd.rectify.get_verification(verification_id))
-    document = _made(docs.verification_record, verification_id)
-    return _pdf(document, lang, f"verification-{verification_id}.pdf", cmd.rectify)
+    document = made(docs.verification_record, verification_id)
+    return pdf_response(document, lang, f"verification-{verification_id}.pdf", cmd.rectify)
 
 
 # -- 隐患台账 ----------------------------------------------------------------------------------
 
 
-def _ledger(
+def ledger_response(
     user: User, host: ReadModelHost, search: CaseSearch, lang: str, suffix: str
 ) -> FileResponse:
+    """The ledger of the cases ``search`` finds, as ``suffix`` (.xlsx or .csv), streamed."""
     rows = host.queries.iter_ledger(
         scope_for(user.user_id, user.role, mine=search.mine),
         search.filters,
@@ -210,7 +213,7 @@ def ledger_xlsx(
     lang: Language,
     _after: int | None = CasesReady,
 ) -> Any:
-    return _ledger(user, host, search, lang, ".xlsx")
+    return ledger_response(user, host, search, lang, ".xlsx")
 
 
 ledger_xlsx.__doc__ = (
@@ -231,7 +234,7 @@ def ledger_csv(
     lang: Language,
     _after: int | None = CasesReady,
 ) -> Any:
-    return _ledger(user, host, search, lang, ".csv")
+    return ledger_response(user, host, search, lang, ".csv")
 
 
 ledger_csv.__doc__ = "隐患台账 as CSV (UTF-8 with a byte-order mark)." + LEDGER_DOC
