@@ -18,9 +18,13 @@ process environment.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 DATABASE_URL_VARIABLE = "RECTIFY_DATABASE_URL"
 
@@ -256,3 +260,24 @@ def pool_connect_kwargs(pool: Any) -> dict[str, Any]:
     if not isinstance(kwargs, dict):
         raise TypeError("the pool's connection arguments are not a plain mapping")
     return dict(kwargs)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached now.
+
+    PostgreSQL: a connection refused, lost or not had from the pool in time
+    (psycopg's ``OperationalError``, as itself or as eventsourcing's). SQLite:
+    the file locked by another process past the lock timeout.
+    """
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        if isinstance(seen, sqlite3.OperationalError):
+            return "locked" in str(seen) or "busy" in str(seen)
+        if isinstance(seen, OperationalError | InterfaceError) and seen.__cause__ is None:
+            return True
+        seen = seen.__cause__
+    return False

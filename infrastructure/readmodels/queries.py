@@ -11,10 +11,11 @@ import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 
 from application.projections.access import Scope
 from application.projections.formats import parse_ts
@@ -328,9 +329,10 @@ class ReadModelQueries:
         where, order_by = self._case_search(scope, filters, sort, descending)
         sql = self._q(f"{_LEDGER_SELECT}{where.sql()} ORDER BY {order_by}")
         datastore = self.store.datastore
-        if isinstance(datastore, PostgresDatastore):
+        if self.store.is_postgres:
+            postgres = cast(PostgresDatastore, datastore)
             with (
-                datastore.get_connection() as connection,
+                postgres.get_connection() as connection,
                 connection.transaction(force_rollback=True),
                 connection.cursor(name="rectify_ledger") as cursor,
             ):
@@ -339,7 +341,7 @@ class ReadModelQueries:
                 for row in cursor:
                     yield dict(row)
             return
-        with datastore.transaction(commit=False) as sqlite_cursor:
+        with cast(SQLiteDatastore, datastore).transaction(commit=False) as sqlite_cursor:
             sqlite_cursor.execute(sql, list(where.params))
             # The library's cursor wraps sqlite3's, which steps through the result lazily.
             raw = sqlite_cursor.sqlite_cursor

@@ -25,14 +25,11 @@ import hashlib
 import json
 import logging
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +43,7 @@ from infrastructure.idempotency import (
     StoredResponse,
     pending_key,
 )
+from infrastructure.persistence import is_database_unavailable
 from interfaces.http.problems import ProblemError, problem_response
 from interfaces.http.security import TOKEN_PATH, USER_SCOPE_KEY, Authenticator
 
@@ -253,27 +251,6 @@ class WriteGuardMiddleware:
 
 
 DATABASE_RETRY_AFTER_SECONDS = 2
-
-
-def is_database_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it) says the database cannot be reached now.
-
-    PostgreSQL: a connection refused, lost or not had from the pool in time
-    (psycopg's ``OperationalError``, as itself or as eventsourcing's). SQLite:
-    the file locked by another process past the lock timeout.
-    """
-    seen: BaseException | None = error
-    for _ in range(4):
-        if seen is None:
-            return False
-        if isinstance(seen, psycopg.OperationalError | psycopg.InterfaceError):
-            return True
-        if isinstance(seen, sqlite3.OperationalError):
-            return "locked" in str(seen) or "busy" in str(seen)
-        if isinstance(seen, OperationalError | InterfaceError) and seen.__cause__ is None:
-            return True
-        seen = seen.__cause__
-    return False
 
 
 class DatabaseUnavailableMiddleware:

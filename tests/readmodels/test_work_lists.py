@@ -9,7 +9,7 @@ from application.projections.access import scope_for
 from domain.values import Role
 from infrastructure.bootstrap import build_app
 from infrastructure.clock import ManualClock
-from infrastructure.projections.host import ReadModelHost
+from infrastructure.composition import Services
 from infrastructure.readmodels.queries import QUEUES, CaseFilter
 from infrastructure.readmodels.work_lists import WorkLists
 
@@ -26,9 +26,11 @@ READERS = [
 def host(database_url: str):  # type: ignore[no-untyped-def]
     app = build_app(database_url)
     load_demo(app, ManualClock(STORY_START))
-    with ReadModelHost(app) as running:
-        running.wait_for(app.recorder.max_notification_id() or 0, running.names, timeout=30)
-        yield running
+    services = Services.around(app)
+    with services.followers(["cases"], run=True) as running:
+        running.wait_for(app.recorder.max_notification_id() or 0, ["cases"], timeout=30)
+        yield services
+    services.close()
     app.close()
 
 
@@ -38,7 +40,7 @@ def _ids(rows: list[dict], key: str) -> list[str]:
 
 @pytest.mark.parametrize("queue", QUEUES)
 def test_each_queue_holds_the_same_rows_newest_first(host, queue: str) -> None:  # type: ignore[no-untyped-def]
-    lists = WorkLists(host.store)
+    lists = WorkLists(host.read_models)
     today = STORY_START.date().replace(day=25)
     key = {"open-inspections": "inspection_id"}.get(queue) or (
         "order_id" if queue.startswith(("orders", "pending")) else "case_id"
@@ -53,7 +55,7 @@ def test_each_queue_holds_the_same_rows_newest_first(host, queue: str) -> None: 
 
 
 def test_the_cases_a_reader_may_see_are_the_searchs(host) -> None:  # type: ignore[no-untyped-def]
-    lists = WorkLists(host.store)
+    lists = WorkLists(host.read_models)
     for user_id, role, _ in READERS:
         scope = scope_for(user_id, role)
         expected = host.queries.search_cases(scope, CaseFilter(), limit=200)
@@ -77,7 +79,7 @@ SEARCHES = [
 
 @pytest.mark.parametrize("filters", SEARCHES)
 def test_the_search_finds_the_same_cases(host, filters: CaseFilter) -> None:  # type: ignore[no-untyped-def]
-    lists = WorkLists(host.store)
+    lists = WorkLists(host.read_models)
     for user_id, role, mine in READERS:
         scope = scope_for(user_id, role, mine=mine)
         expected = host.queries.search_cases(scope, filters, limit=200)
@@ -89,7 +91,7 @@ def test_the_search_finds_the_same_cases(host, filters: CaseFilter) -> None:  # 
 
 
 def test_the_sites_are_the_read_models_with_their_counts(host) -> None:  # type: ignore[no-untyped-def]
-    lists = WorkLists(host.store)
+    lists = WorkLists(host.read_models)
     for name in (None, "陶表印", "安义", "%"):
         expected = host.queries.sites(name=name, limit=200)
         found = lists.sites(name=name, limit=200)

@@ -35,10 +35,11 @@ from pydantic import BaseModel, Field
 from application.ports import MAX_POSITION
 from application.projections.access import Scope, require_staff, scope_for
 from domain.hazard import HazardStatus
+from infrastructure.persistence import is_database_unavailable
 from infrastructure.projections.host import ReadModels
 from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
 from infrastructure.users import User
-from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
+from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import MAX_OFFSET, Anyone
 
