@@ -144,6 +144,8 @@ def prepare_database() -> None:
     the same moment on a fresh database fail with a unique violation, and
     gunicorn then stops them all.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import anyio
 
     from interfaces.http.app import create_app_from_env
@@ -154,7 +156,11 @@ def prepare_database() -> None:
         async with api.router.lifespan_context(api):
             pass
 
-    anyio.run(start_and_stop)
+    # On a thread of its own: a caller that already runs an event loop in this
+    # thread (a test session driving a browser, an embedding program) would
+    # otherwise make anyio refuse to start one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(anyio.run, start_and_stop).result()
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
