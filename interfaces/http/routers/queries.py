@@ -30,7 +30,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from application.ports import MAX_POSITION
 from application.projections.access import Scope, require_staff, scope_for
@@ -41,6 +41,7 @@ from infrastructure.users import User
 from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS, is_database_unavailable
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import MAX_OFFSET, Anyone
+from interfaces.http.validation import NO_NUL
 
 WAIT_SECONDS = 2.0
 
@@ -65,19 +66,8 @@ Host = Annotated[ReadModels, Depends(read_models)]
 # -- read your own writes ------------------------------------------------------------
 
 
-def _position_from(after: int | None, header: str | None) -> int | None:
-    if after is not None:
-        return after
-    if header is None:
-        return None
-    # The header's pattern lets only 1 to 19 digits through; 19 digits can
-    # still pass what a database integer holds.
-    value = int(header)
-    if value > MAX_POSITION:
-        raise ProblemError(
-            400, "X-Log-Position must be between 0 and 2^63-1", rule="log_position_invalid"
-        )
-    return value
+def _position_from(after: int | None, header: int | None) -> int | None:
+    return after if after is not None else header
 
 
 def consistent(*names: str) -> Callable[..., int | None]:
@@ -95,9 +85,13 @@ def consistent(*names: str) -> Callable[..., int | None]:
                 description="Wait until the read model has applied this log position.",
             ),
         ] = None,
+        # An integer with bounds, as `after` is: the document states them exactly,
+        # where a digits pattern ending in `$` would also admit a trailing newline.
         x_log_position: Annotated[
-            str | None,
-            Header(description="Same as `after`.", pattern="^[0-9]{1,19}$"),
+            int | None,
+            Header(ge=0, le=MAX_POSITION, description="Same as `after`."),
+            # No null in the document: an absent header is the None.
+            WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_POSITION}),
         ] = None,
     ) -> int | None:
         wanted = _position_from(after, x_log_position)
@@ -340,6 +334,7 @@ class Health(BaseModel):
 # -- endpoints ------------------------------------------------------------------------
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+Region = Annotated[str | None, Query(pattern=NO_NUL, description="A county or district.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Mine = Annotated[bool, Query(description="Only what concerns me.")]
 
@@ -418,11 +413,12 @@ class CaseSearch:
 
 def case_search(
     site_id: Annotated[UUID | None, Query(description="A site's id.")] = None,
-    region: str | None = None,
+    region: Region = None,
     severity: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
     status: Annotated[list[HazardStatus] | None, Query(description="One or more.")] = None,
     party: Annotated[
-        str | None, Query(description="Part of a responsible party's name, or their user id.")
+        str | None,
+        Query(pattern=NO_NUL, description="Part of a responsible party's name, or their user id."),
     ] = None,
     reported_from: date | None = None,
     reported_to: date | None = None,
@@ -483,7 +479,7 @@ def search_cases(
 def list_sites(
     user: Anyone,
     host: Host,
-    region: str | None = None,
+    region: Region = None,
     limit: Limit = 50,
     offset: Offset = 0,
     _after: int | None = CasesReady,
@@ -528,7 +524,7 @@ def site_history(
 def dashboard(
     user: Anyone,
     host: Host,
-    region: str | None = None,
+    region: Region = None,
     _after: int | None = CasesReady,
 ) -> Any:
     """Open and closed cases by severity and month, overdue rate, first-pass
