@@ -42,18 +42,15 @@ ShortText = Annotated[
 ]
 """A name, region, contact, category."""
 
-RequiredText = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NON_BLANK),
-    AfterValidator(_encodable),
-]
+# Blank text is refused by the domain, with its own rule (``reason_required``):
+# the document states it (a pattern, at least one character) without the
+# schema taking that refusal over.
+_NON_BLANK_IN_DOCUMENT = Field(json_schema_extra={"minLength": 1, "pattern": NON_BLANK})
+
+RequiredText = Annotated[Text, _NON_BLANK_IN_DOCUMENT]
 """Free text the domain requires: not empty and not only whitespace."""
 
-RequiredShortText = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_SHORT_TEXT, pattern=NON_BLANK),
-    AfterValidator(_encodable),
-]
+RequiredShortText = Annotated[ShortText, _NON_BLANK_IN_DOCUMENT]
 """A name, contact or category the domain requires."""
 
 # Integers take ``3.0`` as JSON Schema has it, but never ``"3"`` or ``true``; the
@@ -90,7 +87,7 @@ class EvidenceRef(Strict):
     sha256: Sha256 = Field(
         examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
     )
-    name: RequiredShortText = Field(examples=["visitor-register.jpg"])
+    name: RequiredShortText = Field(min_length=1, examples=["visitor-register.jpg"])
     media_type: Annotated[str, StringConstraints(max_length=100)] = Field(
         pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", examples=["image/jpeg"]
     )
