@@ -4,7 +4,19 @@ For every operation the document describes, requests that fit the document —
 and, in schemathesis's negative phases, requests that nearly fit it — go to the
 API on a SQLite file holding a case waiting for re-inspection. Whatever arrives:
 
-- the answer is never a 5xx (a 500 is a bug);
+- the answer is never a 5xx (a 500 is a bug), has the documented media type
+  and a body its documented schema accepts (schemathesis's
+  ``not_a_server_error``, ``content_type_conformance``,
+  ``response_schema_conformance``);
+- data valid by the document (schemathesis's positive phase) is never refused
+  for its shape: a 400, 413 or 422 whose problem+json ``rule`` is the HTTP
+  layer's (``request_invalid``, ``body_unparseable``, ``nul_character``, a
+  malformed ``If-Match`` or ``Idempotency-Key``) or a value rule of the domain
+  (``<what>_required``, ``<what>_too_long``) means the document fails to state
+  a constraint the API enforces. A refusal naming any other rule is the domain
+  or the application judging the data against the records — a stale version,
+  a state that forbids the command, an unknown user or evidence, a rule across
+  fields — which no schema can state, and is legitimate;
 - a refusal (4xx) is ``application/problem+json`` with a detail;
 - a refusal records nothing: the log's head does not move.
 
