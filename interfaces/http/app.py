@@ -139,7 +139,7 @@ IDEMPOTENCY_PARAMETER = {
     "required": False,
     "description": "Makes a retry of this command safe: the same key (per user) and body "
     "return the first response and record nothing new; 1 to 255 visible ASCII characters.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
     "example": "6f1c2d7e-retry-safe-key",
 }
 NOT_IDEMPOTENCY_KEYED = frozenset({"/token", "/evidence", "/documents/check"})

@@ -14,6 +14,7 @@ import re
 from typing import Annotated
 
 from fastapi import Header, Response
+from pydantic import WithJsonSchema
 
 from interfaces.http.problems import ProblemError
 
@@ -62,6 +63,10 @@ def expected_version(
     if_match: Annotated[
         str | None,
         Header(alias="If-Match", description=IF_MATCH_DESCRIPTION, examples=['"3"']),
+        # The document states the pattern (and no null: an absent header is the
+        # None); a malformed value keeps its own answer, 400 with rule
+        # if_match_invalid, from parse_if_match.
+        WithJsonSchema({"type": "string", "pattern": '^"[0-9]{1,9}"$'}),
     ] = None,
 ) -> int:
     """Dependency: the version the request was based on."""

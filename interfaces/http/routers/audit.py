@@ -18,12 +18,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from application.audit import Anchor, AuditEntry, AuditService, LogFilter, VerifyReport
+from application.audit.describe import event_classes, event_type_of
 from application.ports import MAX_POSITION
 from domain.values import Role
 from infrastructure.users import User
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import READ_ERRORS, ReadingAll
 from interfaces.http.security import require_roles
+from interfaces.http.validation import NO_NUL
 
 log = logging.getLogger("rectify.audit")
 
@@ -251,11 +253,17 @@ def aggregate_state(
 
 # -- the global log ------------------------------------------------------------------------
 
+_EVENT_TYPES = sorted(event_type_of(cls) for cls in event_classes())
+
 
 def log_filter(
-    actor: Annotated[str | None, Query(description="Only this user id's events.")] = None,
+    actor: Annotated[
+        str | None, Query(pattern=NO_NUL, description="Only this user id's events.")
+    ] = None,
+    # The known names are an enum in the document; the application still
+    # refuses any other (rule unknown_event_type), and also takes stored topics.
     event_type: Annotated[
-        list[str] | None,
+        list[Annotated[str, Field(json_schema_extra={"enum": _EVENT_TYPES})]] | None,
         Query(alias="type", description="Only these event types, e.g. `Hazard.Closed`."),
     ] = None,
     aggregate: Annotated[UUID | None, Query(description="Only this aggregate's events.")] = None,
@@ -352,7 +360,8 @@ def chain_verify(
     user: Auditing,
     audit: Audit,
     anchor: Annotated[
-        str | None, Query(description="`HASH@POSITION` printed earlier; must still match.")
+        str | None,
+        Query(pattern=NO_NUL, description="`HASH@POSITION` printed earlier; must still match."),
     ] = None,
 ) -> VerifyOut:
     """Recompute the hash chain from the stored events: `ok`, or the first position that

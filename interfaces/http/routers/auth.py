@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 
@@ -19,9 +19,13 @@ router = APIRouter(tags=["users"])
 )
 async def log_in(
     request: Request,
-    username: Annotated[str, Form(max_length=64, description="The user id.")],
-    password: Annotated[str, Form(max_length=1024, json_schema_extra={"format": "password"})],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    # An empty form field reaches FastAPI as a missing one, so the document
+    # says at least one character.
+    username: Annotated[str, Form(min_length=1, max_length=64, description="The user id.")],
+    password: Annotated[
+        str, Form(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
+    ],
+    grant_type: Annotated[Literal["password"], Form()] = "password",
 ) -> TokenView:
     """Exchange a user id and password for a bearer token (OAuth2 password flow).
 

@@ -38,6 +38,7 @@ from interfaces.http.commands import Commands
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import Anyone, Cmd
 from interfaces.http.routers.queries import CaseSearch, CasesReady, Host, SearchOf
+from interfaces.http.validation import ONLY_THE_FILE
 
 router = APIRouter(tags=["documents"])
 
@@ -280,7 +281,12 @@ class DocumentCheckOut(BaseModel):
     findings: list[str]
 
 
-@router.post("/documents/check", response_model=DocumentCheckOut, responses=CHECK_ERRORS)
+@router.post(
+    "/documents/check",
+    response_model=DocumentCheckOut,
+    responses=CHECK_ERRORS,
+    openapi_extra=ONLY_THE_FILE,
+)
 def check_document(
     user: Anyone,
     cmd: Cmd,

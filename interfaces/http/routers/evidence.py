@@ -14,6 +14,7 @@ from interfaces.http.middleware import EVIDENCE_BODY_LIMIT
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import ActingOnOrders, Anyone
 from interfaces.http.schemas.common import EvidenceView
+from interfaces.http.validation import ONLY_THE_FILE
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 
@@ -40,6 +41,7 @@ def _store(request: Request) -> EvidenceStore:
     status_code=201,
     response_model=EvidenceView,
     responses=problem_responses(401, 403, 413, 422),
+    openapi_extra=ONLY_THE_FILE,
 )
 def upload_evidence(
     request: Request,

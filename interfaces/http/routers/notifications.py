@@ -66,7 +66,7 @@ def my_notifications(
 @router.post(
     "/{notification_id}/read",
     response_model=NotificationOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Mark one of my notifications read",
 )
 def mark_read(

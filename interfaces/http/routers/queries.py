@@ -42,6 +42,7 @@ from infrastructure.users import User
 from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import MAX_OFFSET, Anyone
+from interfaces.http.validation import NO_NUL
 
 WAIT_SECONDS = 2.0
 
@@ -341,6 +342,7 @@ class Health(BaseModel):
 # -- endpoints ------------------------------------------------------------------------
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+Region = Annotated[str | None, Query(pattern=NO_NUL, description="A county or district.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Mine = Annotated[bool, Query(description="Only what concerns me.")]
 
@@ -419,11 +421,12 @@ class CaseSearch:
 
 def case_search(
     site_id: Annotated[UUID | None, Query(description="A site's id.")] = None,
-    region: str | None = None,
+    region: Region = None,
     severity: Annotated[str | None, Query(pattern="^(general|major)$")] = None,
     status: Annotated[list[HazardStatus] | None, Query(description="One or more.")] = None,
     party: Annotated[
-        str | None, Query(description="Part of a responsible party's name, or their user id.")
+        str | None,
+        Query(pattern=NO_NUL, description="Part of a responsible party's name, or their user id."),
     ] = None,
     reported_from: date | None = None,
     reported_to: date | None = None,
@@ -484,7 +487,7 @@ def search_cases(
 def list_sites(
     user: Anyone,
     host: Host,
-    region: str | None = None,
+    region: Region = None,
     limit: Limit = 50,
     offset: Offset = 0,
     _after: int | None = CasesReady,
@@ -529,7 +532,7 @@ def site_history(
 def dashboard(
     user: Anyone,
     host: Host,
-    region: str | None = None,
+    region: Region = None,
     _after: int | None = CasesReady,
 ) -> Any:
     """Open and closed cases by severity and month, overdue rate, first-pass

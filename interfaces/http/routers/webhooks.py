@@ -10,18 +10,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from application.integration.webhooks import MAX_URL_LENGTH, Subscription
+from application.integration.webhooks import (
+    EVERY_EVENT,
+    MAX_URL_LENGTH,
+    Subscription,
+    known_event_types,
+)
 from infrastructure.integration.webhooks import SubscriptionNotFound
 from interfaces.http.problems import ProblemError, problem_responses
 from interfaces.http.routers.common import Supervising
 from interfaces.http.routers.feed import integration
+from interfaces.http.validation import NO_NUL
 
 router = APIRouter(prefix="/webhooks", tags=["integration"])
 
 ERRORS = problem_responses(401, 403, 404, 422)
+
+SubscriptionId = Annotated[str, Path(pattern=NO_NUL)]
 
 
 class SubscriptionIn(BaseModel):
@@ -31,7 +39,11 @@ class SubscriptionIn(BaseModel):
         pattern=r"^https?://\S+$",
         examples=["https://hooks.example.org/rectify"],
     )
-    event_types: list[str] = Field(
+    # The known names are stated as an enum for the document; the check that
+    # refuses others stays the application's (rule unknown_event_type).
+    event_types: list[
+        Annotated[str, Field(json_schema_extra={"enum": [EVERY_EVENT, *known_event_types()]})]
+    ] = Field(
         min_length=1,
         max_length=100,
         description="Event types (e.g. `Hazard.Closed`, `Reminder.Overdue`), or `*` for all.",
@@ -119,10 +131,10 @@ def subscriptions(user: Supervising, request: Request) -> Any:
 @router.delete(
     "/subscriptions/{subscription_id}",
     status_code=204,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Stop delivering to a subscription (its delivery log is kept)",
 )
-def unsubscribe(user: Supervising, subscription_id: str, request: Request) -> Response:
+def unsubscribe(user: Supervising, subscription_id: SubscriptionId, request: Request) -> Response:
     try:
         integration(request).webhooks.unsubscribe(subscription_id)
     except SubscriptionNotFound:
@@ -138,7 +150,7 @@ def unsubscribe(user: Supervising, subscription_id: str, request: Request) -> Re
 )
 def deliveries(
     user: Supervising,
-    subscription_id: str,
+    subscription_id: SubscriptionId,
     request: Request,
     status: Annotated[str | None, Query(pattern="^(pending|delivered)$")] = None,
     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,

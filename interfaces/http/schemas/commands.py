@@ -11,13 +11,16 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, SecretStr, StrictBool
 
 from interfaces.http.schemas.common import (
     Code,
     EvidenceList,
+    RequiredShortText,
+    RequiredText,
     ShortText,
     Strict,
+    TemplateVersion,
     Text,
     UserId,
 )
@@ -48,8 +51,8 @@ class RegisterSite(Strict):
         }
     )
 
-    name: ShortText
-    region: ShortText
+    name: RequiredShortText
+    region: RequiredShortText
     address: ShortText = ""
     operator: ShortText = ""
     contact: ShortText = ""
@@ -69,7 +72,7 @@ class OpenInspection(Strict):
 
     site_id: UUID
     template_code: Code
-    template_version: StrictInt | None = Field(default=None, ge=1, le=10_000)
+    template_version: TemplateVersion | None = None
     inspector_ids: list[UserId] = Field(
         default_factory=list,
         max_length=20,
@@ -91,7 +94,7 @@ class Reason(Strict):
 
     model_config = _examples({"reason": "重复上报"})
 
-    reason: Text
+    reason: RequiredText
 
 
 class ReportHazard(Strict):
@@ -108,8 +111,8 @@ class ReportHazard(Strict):
         }
     )
 
-    category: ShortText
-    description: Text
+    category: RequiredShortText
+    description: RequiredText
     severity: Literal["general", "major"]
     item_code: Code | None = None
     location: ShortText = ""
@@ -122,7 +125,7 @@ class Regrade(Strict):
     model_config = _examples({"severity": "major", "reason": "涉及多名顾客，风险较大"})
 
     severity: Literal["general", "major"]
-    reason: Text
+    reason: RequiredText
 
 
 class FixOnTheSpot(Strict):
@@ -130,26 +133,26 @@ class FixOnTheSpot(Strict):
 
     model_config = _examples({"note": "当场补建登记簿", "evidence": [_EVIDENCE_EXAMPLE]})
 
-    note: Text
+    note: RequiredText
     evidence: EvidenceList
 
 
 class Party(Strict):
     """The responsible party (整改责任人); ``user_id`` links their account, if they have one."""
 
-    name: ShortText
-    contact: ShortText
+    name: RequiredShortText
+    contact: RequiredShortText
     user_id: UserId | None = None
 
 
 class FivePointPlan(Strict):
     """五落实, required on a major hazard's order."""
 
-    responsible_person: ShortText
-    measures: Text
-    funds: ShortText
+    responsible_person: RequiredShortText
+    measures: RequiredText
+    funds: RequiredShortText
     deadline: date
-    contingency_plan: Text
+    contingency_plan: RequiredText
 
 
 class IssueOrder(Strict):
@@ -164,7 +167,7 @@ class IssueOrder(Strict):
     )
 
     party: Party
-    measures: Text
+    measures: RequiredText
     deadline: date | None = None
     five_point_plan: FivePointPlan | None = None
 
@@ -178,7 +181,7 @@ class Verify(Strict):
     )
 
     passed: StrictBool
-    findings: Text
+    findings: RequiredText
     evidence: EvidenceList = Field(default_factory=list)
     new_deadline: date | None = Field(
         default=None, description="For a failed verification: the order's new deadline."
@@ -190,7 +193,7 @@ class Signed(Strict):
 
     model_config = _examples({"reason": "复查合格，准予销号", "password": "correct horse battery"})
 
-    reason: Text
+    reason: RequiredText
     password: SecretStr = Field(max_length=1024, description="The signer's own password.")
 
 
@@ -199,7 +202,7 @@ class Note(Strict):
 
     model_config = _examples({"note": "已建立登记簿", "evidence": [_EVIDENCE_EXAMPLE]})
 
-    note: Text
+    note: RequiredText
     evidence: EvidenceList = Field(default_factory=list)
 
 
@@ -209,4 +212,4 @@ class ExtensionRequest(Strict):
     model_config = _examples({"new_deadline": "2022-05-02", "reason": "登记簿印制需要时间"})
 
     new_deadline: date
-    reason: Text
+    reason: RequiredText

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from domain.values import Actor, Evidence
+from interfaces.http.validation import NO_NUL, NON_BLANK, integral
 
 MAX_TEXT = 4000
 MAX_SHORT_TEXT = 200
@@ -24,11 +32,34 @@ def _encodable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_encodable)]
+Text = Annotated[
+    str, StringConstraints(max_length=MAX_TEXT, pattern=NO_NUL), AfterValidator(_encodable)
+]
 """Free text (notes, findings, reasons, measures)."""
 
-ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT), AfterValidator(_encodable)]
+ShortText = Annotated[
+    str, StringConstraints(max_length=MAX_SHORT_TEXT, pattern=NO_NUL), AfterValidator(_encodable)
+]
 """A name, region, contact, category."""
+
+# Blank text is refused by the domain, with its own rule (``reason_required``):
+# the document states it (a pattern, at least one character) without the
+# schema taking that refusal over.
+_NON_BLANK_IN_DOCUMENT = Field(json_schema_extra={"minLength": 1, "pattern": NON_BLANK})
+
+RequiredText = Annotated[Text, _NON_BLANK_IN_DOCUMENT]
+"""Free text the domain requires: not empty and not only whitespace."""
+
+RequiredShortText = Annotated[ShortText, _NON_BLANK_IN_DOCUMENT]
+"""A name, contact or category the domain requires."""
+
+# Integers take ``3.0`` as JSON Schema has it, but never ``"3"`` or ``true``; the
+# bounds sit inside, before the conversion, so the document states them.
+TemplateVersion = Annotated[int, Field(strict=True, ge=1, le=10_000), BeforeValidator(integral)]
+"""A checklist template's version."""
+
+FileSize = Annotated[int, Field(strict=True, ge=0, le=2**40), BeforeValidator(integral)]
+"""A file's size in bytes."""
 
 Code = Annotated[
     str,
@@ -56,11 +87,11 @@ class EvidenceRef(Strict):
     sha256: Sha256 = Field(
         examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
     )
-    name: ShortText = Field(min_length=1, examples=["visitor-register.jpg"])
+    name: RequiredShortText = Field(min_length=1, examples=["visitor-register.jpg"])
     media_type: Annotated[str, StringConstraints(max_length=100)] = Field(
         pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", examples=["image/jpeg"]
     )
-    size: int = Field(ge=0, le=2**40, strict=True, examples=[48213])
+    size: FileSize = Field(examples=[48213])
 
     def to_domain(self) -> Evidence:
         return Evidence(
