@@ -279,3 +279,17 @@ async def submit(
         stored = StoredResponse(303, [("location", url)], b"")
         await run_in_threadpool(store.keep, user_id, key, method_path, fingerprint, stored)
     return redirect(request, url)
+
+
+def text(form: FormData, name: str) -> str:
+    """What the person typed into field ``name`` (empty if nothing, or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
+    """The actions offered, and the one just refused: its form shows again with the
+    person's input, even if a change meanwhile means it would now be refused."""
+    if outcome is not None and outcome.action and outcome.action not in offered:
+        return [*offered, outcome.action]
+    return offered

@@ -21,7 +21,15 @@ from infrastructure.users import User
 from interfaces.http.access import sees_order
 from interfaces.web import deps
 from interfaces.web.core import Refused, Viewer, check_csrf, render, require_viewer
-from interfaces.web.forms import FormRefused, Outcome, expected_version, photos, submit
+from interfaces.web.forms import (
+    FormRefused,
+    Outcome,
+    expected_version,
+    photos,
+    submit,
+    text,
+    with_sent,
+)
 
 router = APIRouter()
 
@@ -89,7 +97,7 @@ def _case_page(
         orders=case["orders"],
         verifications=case["verifications"],
         timeline=timeline,
-        actions=_with_sent(actions.ordered(CASE_ACTIONS), outcome),
+        actions=with_sent(actions.ordered(CASE_ACTIONS), outcome),
         default_deadline=app.deadline_policy.default_deadline(Severity(hazard.severity), today),
         parties=[
             u for u in deps.users(request).list() if u.active and u.role == Role.RESPONSIBLE_PARTY
@@ -133,34 +141,29 @@ async def _case_command(
     )
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post("/ui/cases/{case_id}/orders")
 async def issue_order(request: Request, case_id: UUID) -> Response:
     app = deps.rectify(request)
 
     def run(viewer: Viewer, form: FormData, _: Any) -> UUID:
         plan = None
-        if any(_text(form, f"plan_{k}") for k in ("responsible_person", "measures", "funds")):
+        if any(text(form, f"plan_{k}") for k in ("responsible_person", "measures", "funds")):
             plan = FivePointPlan(
-                responsible_person=_text(form, "plan_responsible_person"),
-                measures=_text(form, "plan_measures"),
-                funds=_text(form, "plan_funds"),
+                responsible_person=text(form, "plan_responsible_person"),
+                measures=text(form, "plan_measures"),
+                funds=text(form, "plan_funds"),
                 deadline=required_date(form.get("plan_deadline")),
-                contingency_plan=_text(form, "plan_contingency"),
+                contingency_plan=text(form, "plan_contingency"),
             )
         return app.issue_order(
             viewer.user.actor(),
             case_id,
             party=ResponsibleParty(
-                name=_text(form, "party_name"),
-                contact=_text(form, "party_contact"),
-                user_id=_text(form, "party_user_id") or None,
+                name=text(form, "party_name"),
+                contact=text(form, "party_contact"),
+                user_id=text(form, "party_user_id") or None,
             ),
-            measures=_text(form, "measures"),
+            measures=text(form, "measures"),
             deadline=parse_date(form.get("deadline")),
             five_point_plan=plan,
             expected_version=expected_version(form),
@@ -188,7 +191,7 @@ async def fix_on_the_spot(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, taken: app.fix_on_the_spot(
             viewer.user.actor(),
             case_id,
-            note=_text(form, "note"),
+            note=text(form, "note"),
             evidence=taken,
             expected_version=expected_version(form),
         ),
@@ -206,8 +209,8 @@ async def verify(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, taken: app.verify(
             viewer.user.actor(),
             case_id,
-            passed=_text(form, "passed") == "yes",
-            findings=_text(form, "findings"),
+            passed=text(form, "passed") == "yes",
+            findings=text(form, "findings"),
             evidence=taken,
             new_deadline=parse_date(form.get("new_deadline")),
             expected_version=expected_version(form),
@@ -226,8 +229,8 @@ async def regrade(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, _: app.regrade_hazard(
             viewer.user.actor(),
             case_id,
-            severity=_text(form, "severity"),
-            reason=_text(form, "reason"),
+            severity=text(form, "severity"),
+            reason=text(form, "reason"),
             expected_version=expected_version(form),
         ),
     )
@@ -244,7 +247,7 @@ async def dismiss(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, _: app.dismiss_hazard(
             viewer.user.actor(),
             case_id,
-            reason=_text(form, "reason"),
+            reason=text(form, "reason"),
             expected_version=expected_version(form),
         ),
     )
@@ -261,8 +264,8 @@ async def close(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, _: app.close_case(
             viewer.user.actor(),
             case_id,
-            reason=_text(form, "reason"),
-            password=_text(form, "password"),
+            reason=text(form, "reason"),
+            password=text(form, "password"),
             expected_version=expected_version(form),
         ),
     )
@@ -279,15 +282,7 @@ async def reopen(request: Request, case_id: UUID) -> Response:
         lambda viewer, form, _: app.reopen_case(
             viewer.user.actor(),
             case_id,
-            reason=_text(form, "reason"),
+            reason=text(form, "reason"),
             expected_version=expected_version(form),
         ),
     )
-
-
-def _with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
-    """The actions offered, and the one just refused: its form shows again with the
-    person's input, even if a change meanwhile means it would now be refused."""
-    if outcome is not None and outcome.action and outcome.action not in offered:
-        return [*offered, outcome.action]
-    return offered

@@ -19,7 +19,7 @@ from domain.values import Role, SignatureMeaning
 from interfaces.http.access import sees_order
 from interfaces.web import deps
 from interfaces.web.core import Refused, Viewer, check_csrf, render, require_viewer
-from interfaces.web.forms import Outcome, expected_version, photos, submit
+from interfaces.web.forms import Outcome, expected_version, photos, submit, text, with_sent
 from interfaces.web.pages.cases import required_date
 
 router = APIRouter()
@@ -50,7 +50,7 @@ def _order_page(
         order=order,
         hazard=hazard,
         site=app.get_site(hazard.site_id),
-        actions=_with_sent(actions.ordered(ORDER_ACTIONS), outcome),
+        actions=with_sent(actions.ordered(ORDER_ACTIONS), outcome),
         on_behalf=viewer.role != Role.RESPONSIBLE_PARTY,
         grant_meaning=SignatureMeaning.EXTENSION_GRANTED,
         timeline=timeline,
@@ -86,11 +86,6 @@ async def _order_command(
     )
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post("/ui/orders/{order_id}/acknowledge")
 async def acknowledge(request: Request, order_id: UUID) -> Response:
     app = deps.rectify(request)
@@ -116,7 +111,7 @@ async def report_progress(request: Request, order_id: UUID) -> Response:
         lambda viewer, form, taken: app.report_progress(
             viewer.user.actor(),
             order_id,
-            note=_text(form, "note"),
+            note=text(form, "note"),
             evidence=taken,
             expected_version=expected_version(form),
         ),
@@ -135,7 +130,7 @@ async def request_extension(request: Request, order_id: UUID) -> Response:
             viewer.user.actor(),
             order_id,
             new_deadline=required_date(form.get("new_deadline")),
-            reason=_text(form, "reason"),
+            reason=text(form, "reason"),
             expected_version=expected_version(form),
         ),
     )
@@ -152,7 +147,7 @@ async def report_completion(request: Request, order_id: UUID) -> Response:
         lambda viewer, form, taken: app.report_completion(
             viewer.user.actor(),
             order_id,
-            note=_text(form, "note"),
+            note=text(form, "note"),
             evidence=taken,
             expected_version=expected_version(form),
         ),
@@ -170,8 +165,8 @@ async def grant_extension(request: Request, order_id: UUID) -> Response:
         lambda viewer, form, _: app.grant_extension(
             viewer.user.actor(),
             order_id,
-            reason=_text(form, "reason"),
-            password=_text(form, "password"),
+            reason=text(form, "reason"),
+            password=text(form, "password"),
             expected_version=expected_version(form),
         ),
     )
@@ -188,15 +183,7 @@ async def deny_extension(request: Request, order_id: UUID) -> Response:
         lambda viewer, form, _: app.deny_extension(
             viewer.user.actor(),
             order_id,
-            reason=_text(form, "reason"),
+            reason=text(form, "reason"),
             expected_version=expected_version(form),
         ),
     )
-
-
-def _with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
-    """The actions offered, and the one just refused: its form shows again with the
-    person's input, even if a change meanwhile means it would now be refused."""
-    if outcome is not None and outcome.action and outcome.action not in offered:
-        return [*offered, outcome.action]
-    return offered
