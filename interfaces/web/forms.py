@@ -31,7 +31,7 @@ from starlette.responses import Response
 from application.audit.describe import sentence_for
 from application.errors import ApplicationError, SignatureRejected, StaleVersion
 from domain.errors import DomainError, NotPermitted
-from domain.values import Actor, Evidence
+from domain.values import Actor, Evidence, Role
 from infrastructure.idempotency import (
     Claim,
     KeyAlreadyAnswered,
@@ -42,7 +42,7 @@ from infrastructure.idempotency import (
 )
 from interfaces.http.commands import created_record
 from interfaces.web import deps
-from interfaces.web.core import Viewer, redirect
+from interfaces.web.core import Viewer, check_csrf, redirect, require_viewer
 from interfaces.web.messages import FieldError, error_for
 
 FORM_KEY_FIELD = "form_key"
@@ -293,3 +293,38 @@ def with_sent(offered: list[str], outcome: Outcome | None) -> list[str]:
     if outcome is not None and outcome.action and outcome.action not in offered:
         return [*offered, outcome.action]
     return offered
+
+
+RecordPage = Callable[[Request, Viewer, UUID, "Outcome | None", int], Response]
+"""Renders a record's page: (request, viewer, record id, outcome, status)."""
+
+
+async def record_command(
+    request: Request,
+    record_id: UUID,
+    *,
+    action: str,
+    roles: tuple[Role, ...],
+    run: Callable[[Viewer, FormData, list[Evidence]], Any],
+    page: RecordPage,
+    page_url: str,
+    next_url: Callable[[Any], str] | None = None,
+    creates: str | None = None,
+) -> Response:
+    """One of a record's forms (a case's, an order's): the person and their CSRF
+    token checked, photos stored, then :func:`submit` against the record's version;
+    back to ``page_url`` (or ``next_url`` of what the command returned)."""
+    viewer = require_viewer(request, *roles)
+    form = await check_csrf(request, viewer)
+    taken = await photos(request, form)
+    return await submit(
+        request,
+        viewer,
+        form,
+        action=action,
+        run=lambda: run(viewer, form, taken),
+        next_url=lambda returned, _: next_url(returned) if next_url is not None else page_url,
+        show_again=lambda outcome, status: page(request, viewer, record_id, outcome, status),
+        versioned=record_id,
+        creates=creates,
+    )

@@ -20,13 +20,12 @@ from domain.values import FivePointPlan, ResponsibleParty, Role, Severity, Signa
 from infrastructure.users import User
 from interfaces.http.access import sees_order
 from interfaces.web import deps
-from interfaces.web.core import Refused, Viewer, check_csrf, render, require_viewer
+from interfaces.web.core import Refused, Viewer, render, require_viewer
 from interfaces.web.forms import (
     FormRefused,
     Outcome,
     expected_version,
-    photos,
-    submit,
+    record_command,
     text,
     with_sent,
 )
@@ -122,21 +121,16 @@ async def _case_command(
     next_url: Callable[[Any], str] | None = None,
     creates: str | None = None,
 ) -> Response:
-    """Run one of the case's forms (see :func:`interfaces.web.forms.submit`)."""
-    viewer = require_viewer(request, *roles)
-    form = await check_csrf(request, viewer)
-    taken = await photos(request, form)
-    return await submit(
+    """Run one of the case's forms (see :func:`interfaces.web.forms.record_command`)."""
+    return await record_command(
         request,
-        viewer,
-        form,
+        case_id,
         action=action,
-        run=lambda: run(viewer, form, taken),
-        next_url=lambda returned, _: (
-            next_url(returned) if next_url is not None else f"/ui/cases/{case_id}"
-        ),
-        show_again=lambda outcome, status: _case_page(request, viewer, case_id, outcome, status),
-        versioned=case_id,
+        roles=roles,
+        run=run,
+        page=_case_page,
+        page_url=f"/ui/cases/{case_id}",
+        next_url=next_url,
         creates=creates,
     )
 

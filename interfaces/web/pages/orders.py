@@ -18,8 +18,14 @@ from application.actions import ORDER_ACTIONS, order_actions
 from domain.values import Role, SignatureMeaning
 from interfaces.http.access import sees_order
 from interfaces.web import deps
-from interfaces.web.core import Refused, Viewer, check_csrf, render, require_viewer
-from interfaces.web.forms import Outcome, expected_version, photos, submit, text, with_sent
+from interfaces.web.core import Refused, Viewer, render, require_viewer
+from interfaces.web.forms import (
+    Outcome,
+    expected_version,
+    record_command,
+    text,
+    with_sent,
+)
 from interfaces.web.pages.cases import required_date
 
 router = APIRouter()
@@ -71,18 +77,15 @@ async def _order_command(
     roles: tuple[Role, ...],
     run: Callable[[Viewer, FormData, Any], Any],
 ) -> Response:
-    viewer = require_viewer(request, *roles)
-    form = await check_csrf(request, viewer)
-    taken = await photos(request, form)
-    return await submit(
+    """Run one of the order's forms (see :func:`interfaces.web.forms.record_command`)."""
+    return await record_command(
         request,
-        viewer,
-        form,
+        order_id,
         action=action,
-        run=lambda: run(viewer, form, taken),
-        next_url=lambda _, __: f"/ui/orders/{order_id}",
-        show_again=lambda outcome, status: _order_page(request, viewer, order_id, outcome, status),
-        versioned=order_id,
+        roles=roles,
+        run=run,
+        page=_order_page,
+        page_url=f"/ui/orders/{order_id}",
     )
 
 
