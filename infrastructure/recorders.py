@@ -16,12 +16,23 @@ names the classes here. Each is the library's recorder with two changes:
   retried only within :data:`RETRY_WITHIN_SECONDS` (enough to replace a
   connection the server closed on restart), so an outage surfaces at once as
   an ``OperationalError`` that the HTTP layer answers with 503.
+- **Group commit (PostgreSQL).** The library takes a table lock and a commit
+  for every save, so saves from concurrent requests queue one behind another.
+  Here the saves that arrive while a transaction commits are written together
+  in the next one (:class:`_GroupCommit`): one lock, one commit, notification
+  ids in order. A save that finds no transaction under way leads at once; it
+  never waits for company. If the shared transaction fails on a conflict, it is
+  rolled back and each save is written alone, so only the conflicting one is
+  refused, with the error it would have had alone.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 from uuid import UUID
@@ -88,10 +99,12 @@ class _AnswersKeys:
     _staged: dict[int, tuple[list[RecordedEvent], bool]]
 
     def _stage(
-        self, stored_events: Sequence[StoredEvent], ids: Sequence[int] | None
+        self,
+        stored_events: Sequence[StoredEvent],
+        ids: Sequence[int] | None,
+        pending: PendingKey | None,
     ) -> list[tuple[str, tuple[Any, ...]]]:
-        """The statements that write the running request's answer beside these events."""
-        pending = pending_key.get()
+        """The statements that write ``pending``'s answer beside these events."""
         if pending is None or not stored_events or ids is None:
             return []
         recorded = _recorded(stored_events, ids)
@@ -138,18 +151,128 @@ class KeyedSQLiteApplicationRecorder(_AnswersKeys, SQLiteApplicationRecorder):
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        for sql, params in self._stage(stored_events, ids):
+        for sql, params in self._stage(stored_events, ids, pending_key.get()):
             c.execute(sql, params)
         return ids
 
 
+@dataclass(eq=False)
+class _Save:
+    """One caller's events waiting in :class:`_GroupCommit`, and what became of them."""
+
+    stored_events: Sequence[StoredEvent]
+    pending: PendingKey | None
+    """The caller's keyed request: the committer runs on another thread, whose
+    context does not hold the caller's :data:`pending_key`."""
+    wake: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False
+    done: bool = False
+    ids: Sequence[int] | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> Sequence[int] | None:
+        if self.error is not None:
+            raise self.error
+        return self.ids
+
+
+@dataclass
+class _Batch:
+    """The saves one shared transaction is writing, and the answers it staged."""
+
+    saves: list[_Save]
+    staged: list[tuple[PendingKey, list[RecordedEvent], bool]] = field(default_factory=list)
+
+
+# Set on the leading thread while it writes a shared transaction, for the
+# recorder's hook inside the library's insert to split the ids and stage answers.
+_writing_batch: ContextVar[_Batch | None] = ContextVar("rectify_writing_batch", default=None)
+
+
+class _GroupCommit:
+    """Leader/follower group commit: the saves that queue while one transaction
+    commits are written by the next in one transaction.
+
+    A save that finds no transaction under way leads: it takes the queue (itself
+    and whoever arrived meanwhile), writes it, hands the lead to the first save
+    that queued during its commit, and returns. The others wait for their
+    outcome without holding a connection.
+    """
+
+    def __init__(
+        self,
+        write_together: Callable[[list[_Save]], None],
+        write_alone: Callable[[_Save], Sequence[int] | None],
+    ) -> None:
+        self._write_together = write_together
+        self._write_alone = write_alone
+        self._lock = threading.Lock()
+        self._queue: list[_Save] = []
+        self._leading = False
+        self.sizes: list[int] | None = None
+        """When a list, each transaction's number of saves is appended to it
+        (for measurements and tests)."""
+
+    def save(self, save: _Save) -> Sequence[int] | None:
+        with self._lock:
+            self._queue.append(save)
+            if not self._leading:
+                self._leading = save.leads = True
+        if not save.leads:
+            save.wake.wait()
+            if save.done:
+                return save.outcome()
+        with self._lock:
+            batch, self._queue = self._queue, []
+        if self.sizes is not None:
+            self.sizes.append(len(batch))
+        try:
+            self._write(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._queue[0].leads = True
+                    self._queue[0].wake.set()
+                else:
+                    self._leading = False
+            for other in batch:
+                other.done = True
+                if other is not save:
+                    other.wake.set()
+        return save.outcome()
+
+    def _write(self, batch: list[_Save]) -> None:
+        if len(batch) > 1:
+            try:
+                self._write_together(batch)
+                return
+            except IntegrityError:
+                # A version conflict or a key already answered, by one save or
+                # between two of them: write each alone, so the one refused is
+                # refused exactly as it would have been without company.
+                pass
+            except BaseException as error:
+                for save in batch:
+                    save.error = error
+                return
+        for save in batch:
+            try:
+                save.ids = self._write_alone(save)
+            except BaseException as error:
+                save.error = error
+
+
 class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder):
     """PostgreSQL's recorder, answering a keyed request in its events' transaction,
-    with retries bounded in time."""
+    with retries bounded in time, and concurrent saves committed together."""
+
+    gathers_commits = True
+    """Whether concurrent saves share a transaction (see :class:`_GroupCommit`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged = {}
+        self.group_commit = _GroupCommit(self._insert_together, self._insert_alone)
         # The datastore's pool serves the read models too. The library sets no
         # check (or psycopg's, with POSTGRES_PRE_PING), which after a restart
         # hands out dead connections one failure at a time, and keeps psycopg's
@@ -161,14 +284,44 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        # The application passes ``tracking=None``; anything set (a process
+        # application's tracking record) is written alone, as the library does.
+        alone = any(value is not None for value in kwargs.values())
+        if not self.gathers_commits or alone or not stored_events:
+            return self._insert_answering(lambda: self._insert(stored_events, **kwargs))
+        return self.group_commit.save(_Save(stored_events, pending_key.get()))
+
+    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         insert = bounded_retries(PostgresApplicationRecorder.insert_events)
-        return self._insert_answering(lambda: insert(self, stored_events, **kwargs))
+        ids: Sequence[int] | None = insert(self, stored_events, **kwargs)
+        return ids
+
+    def _insert_alone(self, save: _Save) -> Sequence[int] | None:
+        token = pending_key.set(save.pending)
+        try:
+            return self._insert_answering(lambda: self._insert(save.stored_events))
+        finally:
+            pending_key.reset(token)
+
+    def _insert_together(self, saves: list[_Save]) -> None:
+        batch = _Batch(saves)
+        token = _writing_batch.set(batch)
+        try:
+            self._insert([event for save in saves for event in save.stored_events])
+        finally:
+            _writing_batch.reset(token)
+        for pending, recorded, stored in batch.staged:
+            pending.committed(recorded, stored=stored)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        statements = self._stage(stored_events, ids)
+        batch = _writing_batch.get()
+        if batch is None:
+            statements = self._stage(stored_events, ids, pending_key.get())
+        else:
+            statements = self._stage_batch(batch, ids)
         if statements:
             # A nested pipeline syncs when it ends, so a collision with another
             # attempt's row is raised here, where the library catches it and
@@ -177,6 +330,26 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
                 for sql, params in statements:
                     curs.execute(sql.replace("?", "%s"), params)
         return ids
+
+    def _stage_batch(
+        self, batch: _Batch, ids: Sequence[int] | None
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """Give each save its own ids, in the order its events were inserted, and
+        stage each keyed save's answer."""
+        assert ids is not None
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        start = 0
+        batch.staged.clear()  # a retried attempt stages afresh
+        for save in batch.saves:
+            end = start + len(save.stored_events)
+            save.ids = ids[start:end]
+            start = end
+            if save.pending is not None:
+                own = self._stage(save.stored_events, save.ids, save.pending)
+                staged = self._staged.pop(id(save.pending))
+                batch.staged.append((save.pending, *staged))
+                statements.extend(own)
+        return statements
 
     select_events = bounded_retries(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retries(PostgresApplicationRecorder.select_notifications)
