@@ -209,9 +209,6 @@ class _GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[_Save] = []
         self._leading = False
-        self.sizes: list[int] | None = None
-        """When a list, each transaction's number of saves is appended to it
-        (for measurements and tests)."""
 
     def save(self, save: _Save) -> Sequence[int] | None:
         with self._lock:
@@ -224,8 +221,6 @@ class _GroupCommit:
                 return save.outcome()
         with self._lock:
             batch, self._queue = self._queue, []
-        if self.sizes is not None:
-            self.sizes.append(len(batch))
         try:
             self._write(batch)
         finally:
@@ -269,10 +264,14 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
     gathers_commits = True
     """Whether concurrent saves share a transaction (see :class:`_GroupCommit`)."""
 
+    batch_sizes: list[int] | None = None
+    """When a list, each shared transaction's number of saves is appended to it
+    (for measurements and tests)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged = {}
-        self.group_commit = _GroupCommit(self._insert_together, self._insert_alone)
+        self._group = _GroupCommit(self._insert_together, self._insert_alone)
         # The datastore's pool serves the read models too. The library sets no
         # check (or psycopg's, with POSTGRES_PRE_PING), which after a restart
         # hands out dead connections one failure at a time, and keeps psycopg's
@@ -289,7 +288,7 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
         alone = any(value is not None for value in kwargs.values())
         if not self.gathers_commits or alone or not stored_events:
             return self._insert_answering(lambda: self._insert(stored_events, **kwargs))
-        return self.group_commit.save(_Save(stored_events, pending_key.get()))
+        return self._group.save(_Save(stored_events, pending_key.get()))
 
     def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         insert = bounded_retries(PostgresApplicationRecorder.insert_events)
@@ -312,6 +311,8 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
             _writing_batch.reset(token)
         for pending, recorded, stored in batch.staged:
             pending.committed(recorded, stored=stored)
+        if self.batch_sizes is not None:
+            self.batch_sizes.append(len(saves))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
