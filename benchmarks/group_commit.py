@@ -12,7 +12,10 @@ loop, from 1 and from 16 threads, on PostgreSQL. One run measures, side by side:
 - the service's recorder with concurrent saves committed together.
 
 It prints saves/s, p50/p99 latency of one save, the mean number of saves per
-shared transaction, and each row's ratio to the baseline. PostgreSQL: a
+transaction, and each row's ratio to the baseline. Then (``--requests``, 0 to
+skip) it sends that many ``POST /sites`` one after another to the API served
+in-process (FastAPI's TestClient, so without the HTTP server's own cost) and
+tells what share of a request's time is the save, and within it the recorder. PostgreSQL: a
 database ``rectify_group_commit_bench`` on 127.0.0.1:5432 (``--postgres-url``),
 created for the run and dropped after it.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import threading
 import time
@@ -35,7 +39,10 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
 
+from domain.values import Role  # noqa: E402
+from infrastructure.composition import build_app, create_user_store  # noqa: E402
 from infrastructure.persistence import environment_for  # noqa: E402
 from infrastructure.recorders import KeyedPostgresApplicationRecorder  # noqa: E402
 
@@ -132,6 +139,61 @@ def measure(url: str, label: str, topic: str, threads: int, seconds: float) -> R
     return Row(label, threads, len(every), elapsed, every, batches)
 
 
+def _timed(owner: Any, name: str, spent: list[float]) -> None:
+    """Wrap ``owner.name`` so each call's duration is appended to ``spent``."""
+    method = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - began)
+
+    setattr(owner, name, timed)
+
+
+def request_share(url: str, requests: int) -> str:
+    """Where one ``POST /sites`` spends its time: the save, the recorder, the rest."""
+    from argon2 import PasswordHasher
+
+    from interfaces.http.app import create_app
+
+    users = create_user_store(url, hasher=PasswordHasher(time_cost=1, memory_cost=64))
+    users.add("bench", "检查员", Role.INSPECTOR, "bench-password-1")
+    rectify = build_app(url, passwords=users)
+    api = create_app(rectify, users)
+    saves: list[float] = []
+    inserts: list[float] = []
+    whole: list[float] = []
+    _timed(rectify, "save", saves)
+    _timed(rectify.recorder, "insert_events", inserts)
+    site = {"name": "陶表印盲人按摩店", "region": "安义县"}
+    with TestClient(api) as client:
+        token = api.state.auth.tokens.issue("bench").access_token
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(20):
+            client.post("/sites", json=site, headers=headers).raise_for_status()
+        saves.clear()
+        inserts.clear()
+        for _ in range(requests):
+            began = time.perf_counter()
+            client.post("/sites", json=site, headers=headers).raise_for_status()
+            whole.append(time.perf_counter() - began)
+    rectify.close()
+    users.close()
+
+    def ms(spent: list[float]) -> float:
+        return statistics.median(spent) * 1000
+
+    return (
+        f"POST /sites in-process, {requests} one after another (medians):"
+        f" request {ms(whole):.2f} ms, RectifyApp.save {ms(saves):.2f} ms"
+        f" ({ms(saves) / ms(whole):.0%}), recorder.insert_events {ms(inserts):.2f} ms"
+        f" ({ms(inserts) / ms(whole):.0%})"
+    )
+
+
 def _admin_url(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/postgres")), parts.path.removeprefix("/")
@@ -142,6 +204,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
     admin, dbname = _admin_url(args.postgres_url)
@@ -164,6 +227,7 @@ def main() -> None:
             measure(args.postgres_url, label, topic, threads, args.seconds)
             for label, topic, threads in plan
         ]
+        share = request_share(args.postgres_url, args.requests) if args.requests else ""
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -180,6 +244,8 @@ def main() -> None:
             f"{row.label:<28}{row.threads:>8}{row.rate:>10.0f}{row.percentile(0.5):>9.2f}"
             f"{row.percentile(0.99):>9.2f}{per_tx:>10}{row.rate / baseline:>7.2f}x"
         )
+    if share:
+        print(share)
 
 
 if __name__ == "__main__":
