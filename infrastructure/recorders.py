@@ -37,6 +37,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -184,6 +185,10 @@ class _Batch:
     staged: list[tuple[PendingKey, list[RecordedEvent], bool]] = field(default_factory=list)
 
 
+# What says the database is away (after the bounded retries), rather than that
+# one save is at fault.
+_OUTAGE = (InterfaceError, OperationalError)
+
 # Set on the leading thread while it writes a shared transaction, for the
 # recorder's hook inside the library's insert to split the ids and stage answers.
 _writing_batch: ContextVar[_Batch | None] = ContextVar("rectify_writing_batch", default=None)
@@ -221,10 +226,18 @@ class _GroupCommit:
                 return save.outcome()
         with self._lock:
             batch, self._queue = self._queue, []
+        outage: BaseException | None = None
         try:
-            self._write(batch)
+            outage = self._write(batch)
         finally:
             with self._lock:
+                if outage is not None:
+                    # The database is away: the saves that queued meanwhile
+                    # would each wait as long to learn it; they learn it now.
+                    for late in self._queue:
+                        late.error = outage
+                    batch += self._queue
+                    self._queue = []
                 if self._queue:
                     self._queue[0].leads = True
                     self._queue[0].wake.set()
@@ -236,25 +249,40 @@ class _GroupCommit:
                     other.wake.set()
         return save.outcome()
 
-    def _write(self, batch: list[_Save]) -> None:
+    def _write(self, batch: list[_Save]) -> BaseException | None:
+        """Write the batch, each save's outcome set on it; return the error that
+        says the database is away, if one did."""
         if len(batch) > 1:
             try:
                 self._write_together(batch)
-                return
-            except IntegrityError:
-                # A version conflict or a key already answered, by one save or
-                # between two of them: write each alone, so the one refused is
-                # refused exactly as it would have been without company.
-                pass
+                return None
+            except _OUTAGE as error:
+                for save in batch:
+                    save.error = error
+                return error
+            except Exception:
+                # A version conflict or a key already answered (IntegrityError),
+                # or one save's own failure: the transaction was rolled back;
+                # write each alone, so only the one at fault is refused, exactly
+                # as it would have been without company.
+                return self._write_each_alone(batch)
             except BaseException as error:
                 for save in batch:
                     save.error = error
-                return
-        for save in batch:
+                raise
+        return self._write_each_alone(batch)
+
+    def _write_each_alone(self, batch: list[_Save]) -> BaseException | None:
+        for index, save in enumerate(batch):
             try:
                 save.ids = self._write_alone(save)
+            except _OUTAGE as error:
+                for rest in batch[index:]:
+                    rest.error = error
+                return error
             except BaseException as error:
                 save.error = error
+        return None
 
 
 class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder):
@@ -290,9 +318,31 @@ class KeyedPostgresApplicationRecorder(_AnswersKeys, PostgresApplicationRecorder
             return self._insert_answering(lambda: self._insert(stored_events, **kwargs))
         return self._group.save(_Save(stored_events, pending_key.get()))
 
+    @bounded_retries
     def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        insert = bounded_retries(PostgresApplicationRecorder.insert_events)
-        ids: Sequence[int] | None = insert(self, stored_events, **kwargs)
+        """The library's insert (table lock, notify, insert, ids: one pipeline, one
+        transaction), except that an error of Python's own, not the database's
+        (an answer that cannot be rendered, say), rolls the events back: the
+        library catches every error inside the transaction, which then commits.
+        """
+        database_error: psycopg.Error | None = None
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+                try:
+                    self._insert_events(curs, stored_events, **kwargs)
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    # Sync now, so a uniqueness violation is raised here and
+                    # not later, at the commit.
+                    pipeline.sync()
+                    ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                except psycopg.Error as error:
+                    # Raised once the pipeline has ended, as the library does,
+                    # so psycopg does not log it a second time; the failed
+                    # transaction's commit is a rollback.
+                    database_error = error
+            if database_error is not None:
+                raise database_error
         return ids
 
     def _insert_alone(self, save: _Save) -> Sequence[int] | None:

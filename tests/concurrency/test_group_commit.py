@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import psycopg
@@ -33,7 +33,7 @@ from infrastructure.idempotency import (
     StoredResponse,
     pending_key,
 )
-from infrastructure.persistence import environment_for
+from infrastructure.persistence import environment_for, is_database_unavailable
 from infrastructure.recorders import (
     KeyedPostgresApplicationRecorder,
     KeyedSQLiteApplicationRecorder,
@@ -92,7 +92,9 @@ def _events_table_locked(
             return row is not None and row[0] > 0
 
         yield waited_on
-        conn.rollback()
+        # An outage test has this connection terminated too.
+        with suppress(psycopg.OperationalError):
+            conn.rollback()
 
 
 def _until(condition: Callable[[], bool], what: str) -> None:
@@ -103,11 +105,14 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 def _together(
-    url: str, recorder: KeyedPostgresApplicationRecorder, works: Sequence[Callable[[], object]]
+    url: str,
+    recorder: KeyedPostgresApplicationRecorder,
+    works: Sequence[Callable[[], object]],
+    queued: Callable[[], None] = lambda: None,
 ) -> list[object]:
-    """Run each work on its own thread while the events table is locked, release
-    the lock once all but the first (which leads, waiting on the lock) have
-    queued, and return what each returned or raised."""
+    """Run each work on its own thread while the events table is locked, call
+    ``queued`` and release the lock once all but the first (which leads, waiting
+    on the lock) have queued, and return what each returned or raised."""
     outcomes: list[object] = [None] * len(works)
 
     def run(index: int) -> None:
@@ -125,6 +130,7 @@ def _together(
         # The saves queued behind it hold no connection: only the recorder
         # knows them.
         _until(lambda: len(recorder._group._queue) == len(works) - 1, "the saves did not queue")
+        queued()
     for thread in threads:
         thread.join(timeout=QUEUE_WAIT_SECONDS)
         assert not thread.is_alive()
@@ -253,6 +259,44 @@ def test_a_lone_save_does_not_wait_for_company(store: Application) -> None:
     assert [n.id for n in recorder.select_notifications(start=None, limit=10)] == [1, 2, 3]
 
 
+def test_an_outage_fails_every_member_fast(store: Application, postgres_url: str) -> None:
+    recorder = _recorder(store)
+    dbname = postgres_url.rsplit("/", 1)[1]
+    admin = postgres_url.rsplit("/", 1)[0] + "/postgres"
+
+    def cut() -> None:
+        # The database goes away while one save waits on the lock inside its
+        # transaction and the others wait for it: none may hang.
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            )
+
+    started = time.monotonic()
+    try:
+        outcomes = _together(
+            postgres_url,
+            recorder,
+            [lambda: recorder.insert_events([_event(uuid4())]) for _ in range(THREADS)],
+            queued=cut,
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+    elapsed = time.monotonic() - started
+
+    assert all(isinstance(o, BaseException) and is_database_unavailable(o) for o in outcomes), (
+        outcomes
+    )
+    # Within the retry bound of the leader and of each member written after it,
+    # not the library's minute of retries.
+    assert elapsed < 10, elapsed
+    assert recorder.select_notifications(start=None, limit=10) == []
+
+
 def test_sqlite_saves_are_not_gathered(tmp_path: Path) -> None:
     # SQLite has one writer anyway: its recorder is the library's, as before.
     env = environment_for(f"sqlite:///{tmp_path}/group.sqlite3")
@@ -262,3 +306,41 @@ def test_sqlite_saves_are_not_gathered(tmp_path: Path) -> None:
         assert not hasattr(bare.recorder, "_group")
     finally:
         bare.close()
+
+
+def test_a_member_failing_for_its_own_reason_fails_alone(
+    store: Application, postgres_url: str
+) -> None:
+    recorder = _recorder(store)
+    recorder.batch_sizes = []
+
+    def broken(recorded: Sequence[object]) -> StoredResponse:
+        raise ValueError("this answer cannot be made")
+
+    faulty = PendingKey(
+        user_id="chenxiaofeng", key="faulty", method_path="POST /sites", request_hash="h"
+    )
+    faulty.answer = broken
+    originators = [uuid4() for _ in range(3)]
+
+    def save(index: int) -> Callable[[], object]:
+        def work() -> object:
+            token = pending_key.set(faulty if index == 1 else None)
+            try:
+                return recorder.insert_events([_event(originators[index])])
+            finally:
+                pending_key.reset(token)
+
+        return work
+
+    outcomes = _together(
+        postgres_url,
+        recorder,
+        [lambda: recorder.insert_events([_event(uuid4())]), *map(save, range(3))],
+    )
+
+    assert isinstance(outcomes[2], ValueError), outcomes
+    assert all(isinstance(outcomes[i], list) for i in (0, 1, 3)), outcomes
+    assert recorder.select_events(originators[1]) == []
+    assert [len(recorder.select_events(originators[i])) for i in (0, 2)] == [1, 1]
+    assert not faulty.stored and faulty.recorded == []
