@@ -15,7 +15,9 @@ Each HTTP figure is ``wrk`` at every ``--clients`` level. The ratios are the
 issue's goals: commands at the highest level ÷ library saves/s (≥ 1.0, p99 ≤
 50 ms), commands at 1 client p50 ≤ 3 ms, reads at the highest level ÷ hello at
 the same level (≥ 0.5). Being one run, the ratios hold on a busy machine better
-than the raw figures do; the load average is printed with each part.
+than the raw figures do; the load average is printed with each part. So is
+``cpu ms/req``, the CPU time all the server's processes used per request
+(from ``/proc``): a cost a busy machine stretches far less than latency.
 
     .venv/bin/python benchmarks/hot_paths.py                 # 10 s per level, 1 and 16 clients
     .venv/bin/python benchmarks/hot_paths.py --duration 5 --only service
@@ -49,6 +51,7 @@ from eventsourcing.domain import Aggregate, event  # noqa: E402
 
 from benchmarks.loadkit import (  # noqa: E402
     Result,
+    cpu_seconds,
     free_port,
     fresh_database,
     load_average,
@@ -90,6 +93,7 @@ class Row:
     part: str
     what: str
     result: Result
+    cpu_ms: float | None = None  # server CPU per request (every worker process)
 
 
 def library_baseline(database_url: str, seconds: float) -> Result:
@@ -156,12 +160,27 @@ def hello_world(workers: int, levels: list[int], seconds: float, warmup: float) 
         HELLO_APP,
     ]
     rows = []
-    with running(argv, base, ready_path="/"):
+    with running(argv, base, ready_path="/") as process:
         for clients in levels:
             if warmup:
                 run_wrk(f"{base}/", clients, warmup)
-            rows.append(Row("hello", "GET / (hello-world)", run_wrk(f"{base}/", clients, seconds)))
+            rows.append(
+                measured(
+                    process.pid,
+                    "hello",
+                    "GET / (hello-world)",
+                    lambda c=clients: run_wrk(f"{base}/", c, seconds),
+                )
+            )
     return rows
+
+
+def measured(pid: int, part: str, what: str, load: Callable[[], Result]) -> Row:
+    """Run ``load``, noting the CPU time the server's processes used meanwhile."""
+    before = cpu_seconds(pid)
+    result = load()
+    used = cpu_seconds(pid) - before
+    return Row(part, what, result, 1000 * used / result.requests if result.requests else None)
 
 
 def first(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
@@ -188,7 +207,7 @@ def service(
         "--demo",
     ]
     rows = []
-    with running(argv, base, timeout=180):
+    with running(argv, base, timeout=180) as process:
         token = httpx.post(
             f"{base}/token", data={"username": INSPECTOR, "password": INSPECTOR_PASSWORD}
         ).json()["access_token"]
@@ -226,7 +245,9 @@ def service(
             for clients in levels:
                 if warmup:
                     load(clients, warmup)
-                rows.append(Row("service", what, load(clients, seconds)))
+                rows.append(
+                    measured(process.pid, "service", what, lambda c=clients, f=load: f(c, seconds))
+                )
     return rows
 
 
@@ -256,13 +277,14 @@ def server_configuration(database_url: str, workers: int) -> list[str]:
 def print_table(rows: list[Row]) -> None:
     print(
         f"{'part':<8} {'what':<28} {'clients':>7} {'requests':>9} {'failed':>6} "
-        f"{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f"{'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/req':>10}"
     )
     for row in rows:
         r = row.result
         print(
             f"{row.part:<8} {row.what:<28} {r.clients:>7} {r.requests:>9} {r.failed:>6} "
-            f"{r.rate:>8.1f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+            f"{r.rate:>8.1f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+            + (f"{row.cpu_ms:>10.2f}" if row.cpu_ms is not None else f"{'':>10}")
         )
 
 
