@@ -21,33 +21,26 @@ the benchmark database is dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.loadkit import Result, free_port, fresh_database, running  # noqa: E402
+from benchmarks.loadkit import run_wrk as wrk  # noqa: E402
 from infrastructure.composition import backend_of_url, create_user_store  # noqa: E402
 from infrastructure.persistence import environment_for  # noqa: E402
 from interfaces.http.app import create_app_from_env  # noqa: E402
@@ -56,52 +49,6 @@ FACTORY = "interfaces.http.app:create_app_from_env()"
 WORKER_CLASS = "uvicorn_worker.UvicornWorker"
 USER, PASSWORD = "bench-inspector", "bench-inspector-password"
 SITE = {"name": "陶表印盲人按摩店", "region": "安义县", "operator": "陶表印", "kind": "盲人按摩"}
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {token}"
-done = function(summary, latency, requests)
-  io.write(string.format("JSON %d %d %d %d %f %f %f %f %f\\n",
-    summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read
-      + summary.errors.write + summary.errors.timeout, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
-end
-"""
-
-
-@dataclass(frozen=True)
-class Result:
-    clients: int
-    requests: int
-    failed: int
-    seconds: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new PostgreSQL database for the run, dropped afterwards; yields its URL."""
-    name = "rectify_bench_" + secrets.token_hex(6)
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(admin_url)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def prepare_schema(database_url: str) -> None:
@@ -122,12 +69,6 @@ def prepare_schema(database_url: str) -> None:
             os.environ["RECTIFY_DATABASE_URL"] = previous
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def server(database_url: str, workers: int, projections: str) -> Iterator[str]:
     """gunicorn with uvicorn workers on ``database_url``; yields the base URL."""
@@ -137,91 +78,27 @@ def server(database_url: str, workers: int, projections: str) -> Iterator[str]:
         "RECTIFY_DATABASE_URL": database_url,
         "RECTIFY_PROJECTIONS": projections,
     }
-    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - outlives this block, closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            WORKER_CLASS,
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            FACTORY,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        WORKER_CLASS,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        FACTORY,
+    ]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise SystemExit(f"the server exited:\n{log.read()}")
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not start in 60 s")
-            time.sleep(0.2)
+    with running(argv, base, env=env):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def run_wrk(base: str, token: str, clients: int, seconds: int) -> Result:
-    body = json.dumps(SITE, ensure_ascii=False)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.format(body=body, token=token))
-    try:
-        threads = max(1, min(clients, os.cpu_count() or 1))
-        output = subprocess.run(
-            [
-                "wrk",
-                "-t",
-                str(threads),
-                "-c",
-                str(clients),
-                "-d",
-                f"{seconds}s",
-                "--timeout",
-                "10s",
-                "-s",
-                script.name,
-                f"{base}/sites",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(script.name)
-    line = next(line for line in output.splitlines() if line.startswith("JSON "))
-    requests, status_errors, socket_errors, micros, p50, p90, p99, top, _ = line.split()[1:]
-    return Result(
-        clients=clients,
-        requests=int(requests),
-        failed=int(status_errors) + int(socket_errors),
-        seconds=int(micros) / 1e6,
-        p50_ms=float(p50) / 1000,
-        p90_ms=float(p90) / 1000,
-        p99_ms=float(p99) / 1000,
-        max_ms=float(top) / 1000,
-    )
+    return wrk(f"{base}/sites", clients, seconds, method="POST", body=SITE, token=token)
 
 
 def run_python(base: str, token: str, clients: int, seconds: int) -> Result:

@@ -229,6 +229,6 @@ def _changed_records(recorded: Sequence[RecordedEvent]) -> list[ChangedRecord]:
     return list(latest.values())
 
 
-def commands(request: Request) -> Commands:
+async def commands(request: Request) -> Commands:
     """Dependency: the app's :class:`Commands`."""
     return request.app.state.commands

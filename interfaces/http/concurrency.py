@@ -59,7 +59,7 @@ def parse_if_match(value: str | None) -> int:
     return int(match.group(1))
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(alias="If-Match", description=IF_MATCH_DESCRIPTION, examples=['"3"']),

@@ -52,7 +52,7 @@ QUERY_ERRORS = problem_responses(400, 401, 403, 404, 422)
 router = APIRouter(tags=["read models"])
 
 
-def read_models(request: Request) -> ReadModels:
+async def read_models(request: Request) -> ReadModels:
     host = getattr(request.app.state, "read_models", None)
     if host is None:
         raise ProblemError(
