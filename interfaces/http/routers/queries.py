@@ -221,9 +221,17 @@ class CaseRow(BaseModel):
 
 
 class PageOf(BaseModel):
-    """One page of a list: ``total`` rows in all, ``limit`` from ``offset``."""
+    """One page of a list: ``total`` rows in all (at least, when not
+    ``total_exact``), ``limit`` from ``offset``."""
 
-    total: int
+    total: int = Field(
+        description="How many rows match: exactly if total_exact, else at least this many "
+        "(counting stops 1000 rows past the offset)."
+    )
+    total_exact: bool = Field(
+        description="Whether total is the exact count; false when more rows match "
+        "than were counted."
+    )
     limit: int
     offset: int
 
@@ -368,7 +376,13 @@ _QUEUE_DOCS = {
 
 def _page(model: type[PageOf], page: Page) -> Any:
     return model.model_validate(
-        {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
+        {
+            "items": page.items,
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
     )
 
 
@@ -522,6 +536,7 @@ def site_history(
             "site": site,
             "items": page.items,
             "total": page.total,
+            "total_exact": page.total_exact,
             "limit": page.limit,
             "offset": page.offset,
         }
