@@ -7,6 +7,9 @@ the reader may see) and returns plain dicts, the columns named as below.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +70,45 @@ class Page:
     limit: int
     offset: int
     total_exact: bool = True
+    next_cursor: str | None = None
+
+
+class BadCursor(ValueError):
+    """A search's ``cursor`` that this search did not hand out."""
+
+
+_SORT_FIELDS = {
+    "reported_at": "reported_at",
+    "last_activity_at": "last_activity_at",
+    "severity": "severity",
+    "status": "status",
+    "site": "site_name",
+    "deadline": "deadline",
+    "closed_at": "closed_at",
+}
+"""The row field that holds each sort's key, for the cursor after a page."""
+
+
+def encode_cursor(sort: str, descending: bool, key: Any, case_id: str) -> str:
+    """An opaque token for "the rows after this one, in this order"."""
+    text = json.dumps([sort, descending, key, case_id], ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[str | None, str]:
+    """The sort key and case id a cursor continues after; :class:`BadCursor` if it is
+    not one this search (same sort, same direction) handed out."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+        given_sort, given_descending, key, case_id = value
+    except (ValueError, TypeError, UnicodeError) as error:
+        raise BadCursor("the cursor is not one a case search handed out") from error
+    if (given_sort, given_descending) != (sort, descending):
+        raise BadCursor("the cursor belongs to a search in another order; start again without it")
+    if not isinstance(case_id, str) or not (key is None or isinstance(key, str)):
+        raise BadCursor("the cursor is not one a case search handed out")
+    return key, case_id
 
 
 @dataclass(frozen=True)
@@ -222,7 +264,14 @@ class ReadModelQueries:
             return [dict(row) for row in cursor.fetchall()]
 
     def _page(
-        self, select: str, source: str, where: _Where, order_by: str, limit: int, offset: int
+        self,
+        select: str,
+        source: str,
+        where: _Where,
+        order_by: str,
+        limit: int,
+        offset: int,
+        after: _Where | None = None,
     ) -> Page:
         """One page of ``select`` (whose FROM and joins are ``source``), with its
         total counted up to ``count_cap`` (:data:`COUNT_CAP`) rows past ``offset``."""
@@ -233,9 +282,13 @@ class ReadModelQueries:
             total, exact = _bounded_count(
                 cursor, self._q, source, where, offset + max(limit, self.count_cap)
             )
+            if after is not None:  # the rows past a cursor; the total is the whole search's
+                condition = _Where(where.clauses + after.clauses, where.params + after.params).sql()
+                params = [*where.params, *after.params, limit, offset]
+            else:
+                params = [*where.params, limit, offset]
             cursor.execute(
-                self._q(f"{select}{condition} ORDER BY {order_by} LIMIT ? OFFSET ?"),
-                [*where.params, limit, offset],
+                self._q(f"{select}{condition} ORDER BY {order_by} LIMIT ? OFFSET ?"), params
             )
             items = [dict(row) for row in cursor.fetchall()]
         return Page(items=items, total=total, limit=limit, offset=offset, total_exact=exact)
@@ -305,10 +358,41 @@ class ReadModelQueries:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> Page:
-        """Cases matching ``filters``, sorted by one of :data:`SORTS`, one page."""
+        """Cases matching ``filters``, sorted by one of :data:`SORTS`, one page: from
+        ``offset``, or after the row a ``cursor`` (the previous page's
+        ``next_cursor``) names, which costs the same however deep the page is."""
         where, order_by = self._case_search(scope, filters, sort, descending)
-        return self._page(_CASE_SELECT, _CASE_FROM, where, order_by, limit, offset)
+        after = None if cursor is None else self._after(cursor, sort, descending)
+        page = self._page(_CASE_SELECT, _CASE_FROM, where, order_by, limit, offset, after)
+        if len(page.items) < page.limit:
+            return page
+        last = page.items[-1]
+        token = encode_cursor(sort, descending, last[_SORT_FIELDS[sort]], last["case_id"])
+        return dataclasses.replace(page, next_cursor=token)
+
+    def _after(self, cursor: str, sort: str, descending: bool) -> _Where:
+        """The rows that come after a cursor's, in the search's order (empty keys last)."""
+        key, case_id = decode_cursor(cursor, sort, descending)
+        collate = ' COLLATE "C"' if self.dialect == "postgres" else ""
+        column, case = f"{SORTS[sort]}{collate}", f"c.case_id{collate}"
+        beyond = "<" if descending else ">"
+        after = _Where()
+        if sort in _NEVER_EMPTY_SORTS:
+            # A row value: both databases read it as a range of the sort's index.
+            after.add(f"({column}, {case}) {beyond} (?, ?)", key, case_id)
+        elif key is None:
+            after.add(f"({SORTS[sort]} IS NULL AND {case} {beyond} ?)", case_id)
+        else:
+            after.add(
+                f"({column} {beyond} ? OR ({column} = ? AND {case} {beyond} ?)"
+                f" OR {SORTS[sort]} IS NULL)",
+                key,
+                key,
+                case_id,
+            )
+        return after
 
     def _case_search(
         self, scope: Scope, filters: CaseFilter, sort: str, descending: bool

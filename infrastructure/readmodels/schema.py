@@ -49,7 +49,8 @@ SITES = Table(
         "kind text, registered_at text"
     ),
     key=("site_id",),
-    indexes=(("region",),),
+    # (region, name, site_id): the list of sites' order, read a page at a time.
+    indexes=(("region",), ("region", "name", "site_id")),
 )
 
 INSPECTIONS = Table(

@@ -19,6 +19,7 @@ from infrastructure.readmodels.queries import (
     INVOLVED_ORDERS,
     QUEUES,
     SORTS,
+    BadCursor,
     CaseFilter,
 )
 from infrastructure.readmodels.work_lists import WorkLists
@@ -124,3 +125,75 @@ def test_each_queue_counts_exactly_under_the_cap(host: Services, queue: str) -> 
         for mine in (False, True):
             page = host.queries.queue(queue, scope_for(user, role, mine=mine), today=today)
             assert page.total_exact and page.total == len(page.items), (queue, user, mine)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+@pytest.mark.parametrize("descending", [True, False])
+def test_cursor_paging_visits_every_case_once_in_the_searchs_order(
+    host: Services, sort: str, descending: bool
+) -> None:
+    everyone = Scope()
+    whole = host.queries.search_cases(everyone, CaseFilter(), sort=sort, descending=descending)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(len(whole.items) + 1):
+        page = host.queries.search_cases(
+            everyone, CaseFilter(), sort=sort, descending=descending, limit=2, cursor=cursor
+        )
+        seen += [row["case_id"] for row in page.items]
+        assert page.total == whole.total
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [row["case_id"] for row in whole.items]
+
+
+def test_cursor_paging_across_new_cases_misses_and_repeats_none(host: Services) -> None:
+    """Cases reported while someone pages through (newest first) come before the
+    cursor: the pages still hold every case that was there, each once."""
+    everyone = Scope()
+    before = host.queries.search_cases(everyone, CaseFilter(), limit=200)
+    first = host.queries.search_cases(everyone, CaseFilter(), limit=2)
+    newest = before.items[0]
+    with host.read_models.datastore.transaction(commit=True) as cursor:
+        for n in range(3):
+            cursor.execute(
+                host.queries._q(
+                    "INSERT INTO rm_cases (case_id, site_id, inspection_id, item_code, category, "
+                    "description, location, severity, status, fixed_on_spot, reported_at, "
+                    "reported_on, last_activity_at) VALUES (?, ?, ?, 'X', 'x', 'x', 'x', "
+                    "'general', 'reported', 0, ?, ?, ?)"
+                ),
+                [
+                    f"ffffffff-0000-4000-8000-00000000000{n}",
+                    newest["site_id"],
+                    newest["inspection_id"],
+                    "2099-01-01T00:00:00.000000Z",
+                    "2099-01-01",
+                    "2099-01-01T00:00:00.000000Z",
+                ],
+            )
+    seen = [row["case_id"] for row in first.items]
+    cursor_token = first.next_cursor
+    while cursor_token is not None:
+        page = host.queries.search_cases(everyone, CaseFilter(), limit=2, cursor=cursor_token)
+        seen += [row["case_id"] for row in page.items]
+        cursor_token = page.next_cursor
+    assert seen == [row["case_id"] for row in before.items]
+    assert len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-cursor", "e30", "W10", "WyJzaXRlIiwgdHJ1ZSwgMSwgMl0", "!!!"],
+)
+def test_a_bad_cursor_is_refused_with_what_is_wrong(host: Services, token: str) -> None:
+    with pytest.raises(BadCursor):
+        host.queries.search_cases(Scope(), CaseFilter(), cursor=token)
+
+
+def test_a_cursor_of_another_order_is_refused(host: Services) -> None:
+    page = host.queries.search_cases(Scope(), CaseFilter(), limit=1)
+    assert page.next_cursor is not None
+    with pytest.raises(BadCursor, match="another order"):
+        host.queries.search_cases(Scope(), CaseFilter(), descending=False, cursor=page.next_cursor)
