@@ -448,6 +448,8 @@ def api_requests(ids: dict[str, str], today: date) -> list[tuple[str, DemoUser, 
         ("cases mine (inspector)", inspector, f"{cases}&mine=true"),
         ("cases (party)", party, cases),
         ("cases deep page offset=10000", supervisor, f"{cases}&offset=10000"),
+        # The same page by cursor: the one the row before it hands out.
+        ("cases deep page by cursor (row 10000)", supervisor, f"{cases}&cursor={{cursor}}"),
     ]
     for sort in SORTS:
         for order in ("desc", "asc"):
@@ -560,6 +562,9 @@ def main() -> None:
                         response.raise_for_status()
                         tokens[user.user_id] = response.json()["access_token"]
                     headers = {"Authorization": f"Bearer {tokens[user.user_id]}"}
+                    if "{cursor}" in path:
+                        before = client.get("/cases?limit=1&offset=9999", headers=headers)
+                        path = path.replace("{cursor}", before.json()["next_cursor"])
                     try:
                         warm = timed(client, path, 1, headers)  # connections, plans
                         # A request of seconds is measured a few times, not --requests.

@@ -123,6 +123,7 @@ ORDERS = Table(
     ),
     key=("order_id",),
     # (overdue, deadline, number): the overdue and due-soon queues, most pressing first;
+    # (overdue, overdue_since, number): the console's overdue list, newest first;
     # (extension_requested_at, number): the pending extensions, in either direction.
     indexes=(
         ("case_id",),
@@ -130,6 +131,7 @@ ORDERS = Table(
         ("party_user_id",),
         ("issued_by",),
         ("overdue", "deadline", "number"),
+        ("overdue", "overdue_since", "number"),
         ("extension_requested_at", "number"),
     ),
 )
