@@ -7,8 +7,11 @@ the reader may see) and returns plain dicts, the columns named as below.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
@@ -22,6 +25,11 @@ from application.projections.formats import parse_ts
 from infrastructure.readmodels.store import ReadModelStore
 
 MAX_PAGE = 200
+
+COUNT_CAP = 1000
+"""A page's ``total`` is counted up to this many rows past the page's offset and no
+further: counting every match of a broad filter over a million cases costs more
+than the page itself. Past it, ``total_exact`` is false and ``total`` a lower bound."""
 
 QUEUES = (
     "open-inspections",
@@ -46,15 +54,61 @@ SORTS = {
 }
 """How the case search may be sorted, by the name a client gives."""
 
+_NEVER_EMPTY_SORTS = frozenset({"reported_at", "last_activity_at", "severity", "status"})
+"""Sorts on columns every case has: their ORDER BY says nothing of NULLs, so an
+index on the column (``schema.CASES.sort_indexes``) gives the order read forwards
+or backwards; an index gives NULLS LAST in only one of the two directions."""
+
 
 @dataclass(frozen=True)
 class Page:
-    """One page of rows, and how many there are in all."""
+    """One page of rows, and how many there are in all: exactly when
+    ``total_exact``, else at least ``total`` (see :data:`COUNT_CAP`)."""
 
     items: list[dict[str, Any]]
     total: int
     limit: int
     offset: int
+    total_exact: bool = True
+    next_cursor: str | None = None
+
+
+class BadCursor(ValueError):
+    """A search's ``cursor`` that this search did not hand out."""
+
+
+_SORT_FIELDS = {
+    "reported_at": "reported_at",
+    "last_activity_at": "last_activity_at",
+    "severity": "severity",
+    "status": "status",
+    "site": "site_name",
+    "deadline": "deadline",
+    "closed_at": "closed_at",
+}
+"""The row field that holds each sort's key, for the cursor after a page."""
+
+
+def encode_cursor(sort: str, descending: bool, key: Any, case_id: str) -> str:
+    """An opaque token for "the rows after this one, in this order"."""
+    text = json.dumps([sort, descending, key, case_id], ensure_ascii=False)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[str | None, str]:
+    """The sort key and case id a cursor continues after; :class:`BadCursor` if it is
+    not one this search (same sort, same direction) handed out."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+        given_sort, given_descending, key, case_id = value
+    except (ValueError, TypeError, UnicodeError) as error:
+        raise BadCursor("the cursor is not one a case search handed out") from error
+    if (given_sort, given_descending) != (sort, descending):
+        raise BadCursor("the cursor belongs to a search in another order; start again without it")
+    if not isinstance(case_id, str) or not (key is None or isinstance(key, str)):
+        raise BadCursor("the cursor is not one a case search handed out")
+    return key, case_id
 
 
 @dataclass(frozen=True)
@@ -87,35 +141,38 @@ class _Where:
 
 _SITE_COLUMNS = "s.name AS site_name, s.region AS region"
 
+_INSPECTION_FROM = "\n  FROM rm_inspections i JOIN rm_sites s ON s.site_id = i.site_id"
 _INSPECTION_SELECT = f"""
 SELECT i.inspection_id, i.site_id, {_SITE_COLUMNS}, i.template_code, i.template_version,
        i.status, i.opened_at, i.opened_by, i.opened_by_name, i.items_total,
        (SELECT COUNT(*) FROM rm_inspection_items it
          WHERE it.inspection_id = i.inspection_id) AS items_recorded,
        (SELECT COUNT(*) FROM rm_cases hc WHERE hc.inspection_id = i.inspection_id) AS hazards
-  FROM rm_inspections i JOIN rm_sites s ON s.site_id = i.site_id"""
+{_INSPECTION_FROM}"""
 
+_ORDER_FROM = """
+  FROM rm_orders o
+  JOIN rm_cases c ON c.case_id = o.case_id
+  JOIN rm_sites s ON s.site_id = c.site_id"""
 _ORDER_SELECT = f"""
 SELECT o.order_id, o.number, o.case_id, c.site_id, {_SITE_COLUMNS}, c.severity,
        c.status AS case_status, c.category, c.description, o.status, o.deadline, o.attempt,
        o.party_name, o.party_contact, o.party_user_id, o.measures, o.issued_at, o.issued_by,
        o.issued_by_name, o.acknowledged_at, o.overdue, o.overdue_since, o.escalated,
        o.extension_deadline, o.extension_reason, o.extension_requested_at,
-       o.extension_requested_by, o.completion_reported_at
-  FROM rm_orders o
-  JOIN rm_cases c ON c.case_id = o.case_id
-  JOIN rm_sites s ON s.site_id = c.site_id"""
+       o.extension_requested_by, o.completion_reported_at{_ORDER_FROM}"""
 
+_CASE_FROM = """
+  FROM rm_cases c
+  JOIN rm_sites s ON s.site_id = c.site_id
+  LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"""
 _CASE_SELECT = f"""
 SELECT c.case_id, c.site_id, {_SITE_COLUMNS}, c.inspection_id, c.item_code, c.category,
        c.description, c.location, c.severity, c.status, c.fixed_on_spot, c.reported_at,
        c.reported_by_name, c.awaiting_since, c.verified_at, c.verified_by, c.verified_by_name,
        c.closed_at, c.closed_by_name, c.dismissed_at, c.last_activity_at,
        o.order_id, o.number AS order_number, o.status AS order_status,
-       o.deadline, o.party_name, o.party_user_id
-  FROM rm_cases c
-  JOIN rm_sites s ON s.site_id = c.site_id
-  LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"""
+       o.deadline, o.party_name, o.party_user_id{_CASE_FROM}"""
 
 _LEDGER_SELECT = _CASE_SELECT.replace(
     "o.deadline, o.party_name, o.party_user_id\n",
@@ -135,37 +192,52 @@ _ON_TEAM = (
     "EXISTS (SELECT 1 FROM rm_inspection_inspectors ii "
     "WHERE ii.inspection_id = {inspection} AND ii.user_id = ?)"
 )
+# What a user is involved in, as one set of ids the database finds from its indexes
+# (their team memberships, the orders they issued) and joins to: the same rows as
+# "issued the case's latest order, or is on its inspection's team", but without
+# testing that on every case or order in turn, which at a million cases takes seconds.
+INVOLVED_CASES = (
+    "c.case_id IN ("
+    "SELECT ic.case_id FROM rm_inspection_inspectors ii"
+    " JOIN rm_cases ic ON ic.inspection_id = ii.inspection_id WHERE ii.user_id = ?"
+    " UNION SELECT io.case_id FROM rm_orders io WHERE io.issued_by = ?"
+    " AND io.order_id = (SELECT lc.latest_order_id FROM rm_cases lc"
+    " WHERE lc.case_id = io.case_id))"
+)
+INVOLVED_ORDERS = (
+    "o.order_id IN ("
+    "SELECT io.order_id FROM rm_orders io WHERE io.issued_by = ?"
+    " UNION SELECT io.order_id FROM rm_inspection_inspectors ii"
+    " JOIN rm_cases ic ON ic.inspection_id = ii.inspection_id"
+    " JOIN rm_orders io ON io.case_id = ic.case_id WHERE ii.user_id = ?)"
+)
 _PARTY_OF_CASE = (
     "EXISTS (SELECT 1 FROM rm_orders po WHERE po.case_id = c.case_id AND po.party_user_id = ?)"
 )
 
 
-_SITE_SELECT = """SELECT s.*,
+_SITE_FROM = "\n  FROM rm_sites s"
+_SITE_SELECT = f"""SELECT s.*,
        (SELECT COUNT(*) FROM rm_inspections i WHERE i.site_id = s.site_id) AS inspections,
        (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
          AND c.status IN ('reported', 'rectifying', 'awaiting_verification', 'verified'))
          AS open_cases,
        (SELECT COUNT(*) FROM rm_cases c WHERE c.site_id = s.site_id
-         AND c.status = 'closed') AS closed_cases
-  FROM rm_sites s"""
+         AND c.status = 'closed') AS closed_cases{_SITE_FROM}"""
 
 
 def _order_scope(where: _Where, scope: Scope) -> None:
     if scope.party_user_id is not None:
         where.add("o.party_user_id = ?", scope.party_user_id)
     elif scope.involved_user_id is not None:
-        user = scope.involved_user_id
-        on_team = _ON_TEAM.format(inspection="c.inspection_id")
-        where.add(f"(o.issued_by = ? OR {on_team})", user, user)
+        where.add(INVOLVED_ORDERS, scope.involved_user_id, scope.involved_user_id)
 
 
 def _case_scope(where: _Where, scope: Scope) -> None:
     if scope.party_user_id is not None:
         where.add(_PARTY_OF_CASE, scope.party_user_id)
     elif scope.involved_user_id is not None:
-        user = scope.involved_user_id
-        on_team = _ON_TEAM.format(inspection="c.inspection_id")
-        where.add(f"(o.issued_by = ? OR {on_team})", user, user)
+        where.add(INVOLVED_CASES, scope.involved_user_id, scope.involved_user_id)
 
 
 def _like(text: str) -> str:
@@ -179,6 +251,7 @@ class ReadModelQueries:
     def __init__(self, store: ReadModelStore) -> None:
         self.store = store
         self.dialect = store.dialect
+        self.count_cap = COUNT_CAP
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -190,24 +263,35 @@ class ReadModelQueries:
             cursor.execute(self._q(sql), list(params))
             return [dict(row) for row in cursor.fetchall()]
 
-    def _page(self, select: str, where: _Where, order_by: str, limit: int, offset: int) -> Page:
+    def _page(
+        self,
+        select: str,
+        source: str,
+        where: _Where,
+        order_by: str,
+        limit: int,
+        offset: int,
+        after: _Where | None = None,
+    ) -> Page:
+        """One page of ``select`` (whose FROM and joins are ``source``), with its
+        total counted up to ``count_cap`` (:data:`COUNT_CAP`) rows past ``offset``."""
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
         condition = where.sql()
         with self.store.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                self._q(f"SELECT COUNT(*) AS n FROM ({select}{condition}) counted"),
-                list(where.params),
+            total, exact = _bounded_count(
+                cursor, self._q, source, where, offset + max(limit, self.count_cap)
             )
-            counted = cursor.fetchone()
-            assert counted is not None  # COUNT(*) always answers one row
-            total = int(dict(counted)["n"])
+            if after is not None:  # the rows past a cursor; the total is the whole search's
+                condition = _Where(where.clauses + after.clauses, where.params + after.params).sql()
+                params = [*where.params, *after.params, limit, offset]
+            else:
+                params = [*where.params, limit, offset]
             cursor.execute(
-                self._q(f"{select}{condition} ORDER BY {order_by} LIMIT ? OFFSET ?"),
-                [*where.params, limit, offset],
+                self._q(f"{select}{condition} ORDER BY {order_by} LIMIT ? OFFSET ?"), params
             )
             items = [dict(row) for row in cursor.fetchall()]
-        return Page(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset, total_exact=exact)
 
     # -- work queues -----------------------------------------------------------------
 
@@ -223,7 +307,12 @@ class ReadModelQueries:
             elif scope.involved_user_id is not None:
                 where.add(_ON_TEAM.format(inspection="i.inspection_id"), scope.involved_user_id)
             return self._page(
-                _INSPECTION_SELECT, where, "i.opened_at, i.inspection_id", limit, offset
+                _INSPECTION_SELECT,
+                _INSPECTION_FROM,
+                where,
+                "i.opened_at, i.inspection_id",
+                limit,
+                offset,
             )
         if name in ("orders-due-soon", "orders-overdue", "pending-extensions"):
             if name == "orders-due-soon":
@@ -240,10 +329,13 @@ class ReadModelQueries:
                 where.add("o.overdue = 1")
                 order_by = "o.deadline, o.number"
             else:
+                # Set and cleared together with the deadline asked for; the index on
+                # the request's time finds these rows without reading the others.
+                where.add("o.extension_requested_at IS NOT NULL")
                 where.add("o.extension_deadline IS NOT NULL")
                 order_by = "o.extension_requested_at, o.number"
             _order_scope(where, scope)
-            return self._page(_ORDER_SELECT, where, order_by, limit, offset)
+            return self._page(_ORDER_SELECT, _ORDER_FROM, where, order_by, limit, offset)
         if name == "awaiting-verification":
             where.add("c.status = 'awaiting_verification'")
             order_by = "c.awaiting_since, c.case_id"
@@ -253,7 +345,7 @@ class ReadModelQueries:
         else:
             raise KeyError(f"no queue named {name!r}; known: {', '.join(QUEUES)}")
         _case_scope(where, scope)
-        return self._page(_CASE_SELECT, where, order_by, limit, offset)
+        return self._page(_CASE_SELECT, _CASE_FROM, where, order_by, limit, offset)
 
     # -- case search -----------------------------------------------------------------
 
@@ -266,10 +358,41 @@ class ReadModelQueries:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> Page:
-        """Cases matching ``filters``, sorted by one of :data:`SORTS`, one page."""
+        """Cases matching ``filters``, sorted by one of :data:`SORTS`, one page: from
+        ``offset``, or after the row a ``cursor`` (the previous page's
+        ``next_cursor``) names, which costs the same however deep the page is."""
         where, order_by = self._case_search(scope, filters, sort, descending)
-        return self._page(_CASE_SELECT, where, order_by, limit, offset)
+        after = None if cursor is None else self._after(cursor, sort, descending)
+        page = self._page(_CASE_SELECT, _CASE_FROM, where, order_by, limit, offset, after)
+        if len(page.items) < page.limit:
+            return page
+        last = page.items[-1]
+        token = encode_cursor(sort, descending, last[_SORT_FIELDS[sort]], last["case_id"])
+        return dataclasses.replace(page, next_cursor=token)
+
+    def _after(self, cursor: str, sort: str, descending: bool) -> _Where:
+        """The rows that come after a cursor's, in the search's order (empty keys last)."""
+        key, case_id = decode_cursor(cursor, sort, descending)
+        collate = ' COLLATE "C"' if self.dialect == "postgres" else ""
+        column, case = f"{SORTS[sort]}{collate}", f"c.case_id{collate}"
+        beyond = "<" if descending else ">"
+        after = _Where()
+        if sort in _NEVER_EMPTY_SORTS:
+            # A row value: both databases read it as a range of the sort's index.
+            after.add(f"({column}, {case}) {beyond} (?, ?)", key, case_id)
+        elif key is None:
+            after.add(f"({SORTS[sort]} IS NULL AND {case} {beyond} ?)", case_id)
+        else:
+            after.add(
+                f"({column} {beyond} ? OR ({column} = ? AND {case} {beyond} ?)"
+                f" OR {SORTS[sort]} IS NULL)",
+                key,
+                key,
+                case_id,
+            )
+        return after
 
     def _case_search(
         self, scope: Scope, filters: CaseFilter, sort: str, descending: bool
@@ -306,7 +429,8 @@ class ReadModelQueries:
         # Every sort key is text; PostgreSQL is told to compare it by code point,
         # as SQLite does, so both databases give one order.
         collate = ' COLLATE "C"' if self.dialect == "postgres" else ""
-        order_by = f"{SORTS[sort]}{collate} {direction} NULLS LAST, c.case_id {direction}"
+        nulls = "" if sort in _NEVER_EMPTY_SORTS else " NULLS LAST"
+        order_by = f"{SORTS[sort]}{collate} {direction}{nulls}, c.case_id{collate} {direction}"
         return where, order_by
 
     def iter_ledger(
@@ -374,7 +498,9 @@ class ReadModelQueries:
                 _like(name),
                 _like(name),
             )
-        return self._page(_SITE_SELECT, where, "s.region, s.name, s.site_id", limit, offset)
+        return self._page(
+            _SITE_SELECT, _SITE_FROM, where, "s.region, s.name, s.site_id", limit, offset
+        )
 
     def site_inspections(
         self, site_id: UUID, *, status: str | None = None, limit: int = 50
@@ -384,7 +510,14 @@ class ReadModelQueries:
         where.add("i.site_id = ?", str(site_id))
         if status:
             where.add("i.status = ?", status)
-        return self._page(_INSPECTION_SELECT, where, "i.opened_at DESC, i.inspection_id", limit, 0)
+        return self._page(
+            _INSPECTION_SELECT,
+            _INSPECTION_FROM,
+            where,
+            "i.opened_at DESC, i.inspection_id",
+            limit,
+            0,
+        )
 
     def site_history(
         self, site_id: UUID, *, newest_first: bool = False, limit: int = 100, offset: int = 0
@@ -393,12 +526,13 @@ class ReadModelQueries:
         where = _Where()
         where.add("h.site_id = ?", str(site_id))
         direction = "DESC" if newest_first else "ASC"
+        source = " FROM rm_history h"
         select = (
             "SELECT h.position, h.occurred_at, h.kind, h.subject_kind, h.subject_id, "
             "h.subject_version, h.case_id, h.summary, h.reason, h.actor_id, h.actor_name, "
-            "h.actor_role FROM rm_history h"
+            f"h.actor_role{source}"
         )
-        return self._page(select, where, f"h.position {direction}", limit, offset)
+        return self._page(select, source, where, f"h.position {direction}", limit, offset)
 
     # -- dashboards ------------------------------------------------------------------
 
@@ -521,6 +655,22 @@ class ReadModelQueries:
                  ORDER BY o.deadline, o.number""",
             [(today + timedelta(days=within_days)).isoformat()],
         )
+
+
+def _bounded_count(
+    cursor: Any, q: Callable[[str], str], source: str, where: _Where, cap: int
+) -> tuple[int, bool]:
+    """How many rows ``source`` + ``where`` holds, counting no further than ``cap``:
+    ``(n, True)`` when n <= cap, else ``(cap, False)``. The rows are only counted,
+    none of their columns computed, and the count stops once past the cap."""
+    cursor.execute(
+        q(f"SELECT COUNT(*) AS n FROM (SELECT 1 AS one{source}{where.sql()} LIMIT ?) counted"),
+        [*where.params, cap + 1],
+    )
+    counted = cursor.fetchone()
+    assert counted is not None  # COUNT(*) always answers one row
+    n = int(dict(counted)["n"])
+    return (cap, False) if n > cap else (n, True)
 
 
 def _rate(part: int, whole: int) -> float | None:

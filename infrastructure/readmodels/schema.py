@@ -16,12 +16,17 @@ SCRATCH_PREFIX = "rm_scratch_"
 @dataclass(frozen=True)
 class Table:
     """A read-model table: ``columns`` as (name, type) with type text/int/real;
-    ``key`` the primary key; ``indexes`` the column lists to index."""
+    ``key`` the primary key; ``indexes`` the column lists to index.
+
+    ``sort_indexes``: column lists a search sorts by, with the ``COLLATE "C"``
+    the search's ORDER BY uses on PostgreSQL (so both databases sort text by code
+    point); an index on the same columns without it cannot give that order."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    sort_indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -44,7 +49,8 @@ SITES = Table(
         "kind text, registered_at text"
     ),
     key=("site_id",),
-    indexes=(("region",),),
+    # (region, name, site_id): the list of sites' order, read a page at a time.
+    indexes=(("region",), ("region", "name", "site_id")),
 )
 
 INSPECTIONS = Table(
@@ -86,7 +92,22 @@ CASES = Table(
         "closed_by text, closed_by_name text, dismissed_at text, last_activity_at text"
     ),
     key=("case_id",),
-    indexes=(("status",), ("site_id",), ("inspection_id",), ("reported_at",)),
+    # (status, since, case_id): the two case queues walk their status oldest first.
+    indexes=(
+        ("status",),
+        ("site_id",),
+        ("inspection_id",),
+        ("reported_at",),
+        ("status", "awaiting_since", "case_id"),
+        ("status", "verified_at", "case_id"),
+    ),
+    # The case search's sorts on never-empty columns, read in either direction.
+    sort_indexes=(
+        ("reported_at", "case_id"),
+        ("last_activity_at", "case_id"),
+        ("severity", "case_id"),
+        ("status", "case_id"),
+    ),
 )
 
 ORDERS = Table(
@@ -101,7 +122,18 @@ ORDERS = Table(
         "completion_reported_at text, fulfilled_at text, cancelled_at text"
     ),
     key=("order_id",),
-    indexes=(("case_id",), ("status", "deadline"), ("party_user_id",), ("issued_by",)),
+    # (overdue, deadline, number): the overdue and due-soon queues, most pressing first;
+    # (overdue, overdue_since, number): the console's overdue list, newest first;
+    # (extension_requested_at, number): the pending extensions, in either direction.
+    indexes=(
+        ("case_id",),
+        ("status", "deadline"),
+        ("party_user_id",),
+        ("issued_by",),
+        ("overdue", "deadline", "number"),
+        ("overdue", "overdue_since", "number"),
+        ("extension_requested_at", "number"),
+    ),
 )
 
 VERIFICATIONS = Table(

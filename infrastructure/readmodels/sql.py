@@ -47,7 +47,18 @@ class Dialect:
                 f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(index)}_idx "
                 f"ON {name} ({', '.join(index)})"
             )
+        kinds = dict(table.columns)
+        for index in table.sort_indexes:
+            columns = ", ".join(self.sort_key(column, kinds[column]) for column in index)
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {name}_{'_'.join(index)}_sort_idx "
+                f"ON {name} ({columns})"
+            )
         return statements
+
+    def sort_key(self, column: str, kind: str = "text") -> str:
+        """``column`` as a sort key: text by code point, as SQLite compares it."""
+        return f'{column} COLLATE "C"' if self.name == "postgres" and kind == "text" else column
 
     def q(self, sql: str) -> str:
         """Rewrite a statement written with ``?`` placeholders for this database."""

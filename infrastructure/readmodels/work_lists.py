@@ -7,7 +7,8 @@ of work:
 - only the newest rows are read, sorted by an indexed column, and the per-row
   figures (items recorded, hazards found) are computed for those rows only;
 - the count is a bare ``COUNT(*)`` over the filter, without the joins and
-  per-row figures of the listing;
+  per-row figures of the listing, and stops at :data:`COUNT_CAP` (the page
+  then says "at least");
 - a responsible party's cases are found from their orders (one index lookup),
   not by testing every case for an order of theirs.
 """
@@ -18,7 +19,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from application.projections.access import Scope
-from infrastructure.readmodels.queries import DUE_SOON_DAYS, CaseFilter, Page
+from infrastructure.readmodels.queries import (
+    COUNT_CAP,
+    DUE_SOON_DAYS,
+    INVOLVED_CASES,
+    INVOLVED_ORDERS,
+    CaseFilter,
+    Page,
+)
 from infrastructure.readmodels.store import ReadModelStore
 
 _TEAM = (
@@ -87,6 +95,7 @@ class WorkLists:
     def __init__(self, store: ReadModelStore) -> None:
         self.store = store
         self.postgres = store.is_postgres
+        self.count_cap = COUNT_CAP
 
     def _rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         if self.postgres:
@@ -95,8 +104,14 @@ class WorkLists:
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]
 
-    def _count(self, sql: str, params: list[Any]) -> int:
-        return int(self._rows(sql, params)[0]["n"])
+    def _count(self, source: str, params: list[Any], past: int = 0) -> tuple[int, bool]:
+        """How many rows ``source`` (FROM, joins, WHERE) holds, counted no further than
+        ``count_cap`` rows past ``past``: ``(n, True)``, or ``(cap, False)`` when
+        there are more."""
+        cap = past + self.count_cap
+        sql = f"SELECT COUNT(*) AS n FROM (SELECT 1 AS one {source} LIMIT ?) counted"
+        n = int(self._rows(sql, [*params, cap + 1])[0]["n"])
+        return (cap, False) if n > cap else (n, True)
 
     def queue(self, name: str, scope: Scope, *, today: date, limit: int = 20) -> Page:
         """The newest ``limit`` rows of work queue ``name`` that ``scope`` may see, and
@@ -131,15 +146,15 @@ class WorkLists:
         if scope.involved_user_id is not None:
             # Counted from the person's team memberships (an index), not by
             # testing every open inspection for them.
-            total = self._count(
-                "SELECT COUNT(*) AS n FROM rm_inspection_inspectors ii JOIN rm_inspections i"
+            total, exact = self._count(
+                "FROM rm_inspection_inspectors ii JOIN rm_inspections i"
                 " ON i.inspection_id = ii.inspection_id WHERE ii.user_id = ? AND i.status = 'open'",
                 [scope.involved_user_id],
             )
         else:
-            total = self._count(f"SELECT COUNT(*) AS n FROM rm_inspections i{where}", params)
+            total, exact = self._count(f"FROM rm_inspections i{where}", params)
         items = self._rows(_INSPECTIONS.format(where=where), [*params, limit])
-        return Page(items=items, total=total, limit=limit, offset=0)
+        return Page(items=items, total=total, limit=limit, offset=0, total_exact=exact)
 
     def _orders(self, name: str, scope: Scope, today: date, limit: int) -> Page:
         clauses: list[str] = []
@@ -153,38 +168,35 @@ class WorkLists:
             clauses += ["o.status IN ('issued', 'acknowledged')", "o.overdue = 1"]
             order = "o.overdue_since DESC, o.number DESC"
         else:
-            clauses.append("o.extension_deadline IS NOT NULL")
+            # As ReadModelQueries.queue: the request's time is indexed, the deadline not.
+            clauses += ["o.extension_requested_at IS NOT NULL", "o.extension_deadline IS NOT NULL"]
             order = "o.extension_requested_at DESC, o.number DESC"
-        join = ""
         if scope.is_party:
             clauses.append("o.party_user_id = ?")
             params.append(scope.party_user_id)
         elif scope.involved_user_id is not None:
-            join = " JOIN rm_cases c ON c.case_id = o.case_id"
-            clauses.append(f"(o.issued_by = ? OR {_TEAM.format(inspection='c.inspection_id')})")
+            clauses.append(INVOLVED_ORDERS)
             params += [scope.involved_user_id, scope.involved_user_id]
         where = " WHERE " + " AND ".join(clauses)
-        total = self._count(f"SELECT COUNT(*) AS n FROM rm_orders o{join}{where}", params)
+        total, exact = self._count(f"FROM rm_orders o{where}", params)
         items = self._rows(_ORDERS.format(where=where, order=order), [*params, limit])
-        return Page(items=items, total=total, limit=limit, offset=0)
+        return Page(items=items, total=total, limit=limit, offset=0, total_exact=exact)
 
     def _cases(
         self, clauses: list[str], params: list[Any], scope: Scope, order: str, limit: int
     ) -> Page:
         clauses, params = list(clauses), list(params)
-        join = ""
         if scope.is_party:
             clauses.append(_PARTY_CASES)
             params.append(scope.party_user_id)
         elif scope.involved_user_id is not None:
-            join = " LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"
-            clauses.append(f"(o.issued_by = ? OR {_TEAM.format(inspection='c.inspection_id')})")
+            clauses.append(INVOLVED_CASES)
             params += [scope.involved_user_id, scope.involved_user_id]
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        total = self._count(f"SELECT COUNT(*) AS n FROM rm_cases c{join}{where}", params)
+        total, exact = self._count(f"FROM rm_cases c{where}", params)
         # One sort key only, so the database can walk that column's index newest first.
-        items = self._rows(_CASES.format(join=join, where=where, order=order), [*params, limit, 0])
-        return Page(items=items, total=total, limit=limit, offset=0)
+        items = self._rows(_CASES.format(join="", where=where, order=order), [*params, limit, 0])
+        return Page(items=items, total=total, limit=limit, offset=0, total_exact=exact)
 
     def search(
         self, scope: Scope, filters: CaseFilter, *, limit: int = 50, offset: int = 0
@@ -227,14 +239,13 @@ class WorkLists:
             clauses.append(_PARTY_CASES)
             params.append(scope.party_user_id)
         elif scope.involved_user_id is not None:
-            join += " LEFT JOIN rm_orders o ON o.order_id = c.latest_order_id"
-            clauses.append(f"(o.issued_by = ? OR {_TEAM.format(inspection='c.inspection_id')})")
+            clauses.append(INVOLVED_CASES)
             params += [scope.involved_user_id, scope.involved_user_id]
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        total = self._count(f"SELECT COUNT(*) AS n FROM rm_cases c{join}{where}", params)
+        total, exact = self._count(f"FROM rm_cases c{join}{where}", params, past=offset)
         sql = _CASES.format(join=join, where=where, order="c.reported_at DESC")
         items = self._rows(sql, [*params, limit, offset])
-        return Page(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset, total_exact=exact)
 
     def sites(self, *, name: str | None = None, limit: int = 50, offset: int = 0) -> Page:
         """Registered sites by region and name (``name``: part of a name or region),
@@ -245,6 +256,6 @@ class WorkLists:
             clauses.append("(s.name LIKE ? ESCAPE '\\' OR s.region LIKE ? ESCAPE '\\')")
             params += [_like(name), _like(name)]
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        total = self._count(f"SELECT COUNT(*) AS n FROM rm_sites s{where}", params)
+        total, exact = self._count(f"FROM rm_sites s{where}", params, past=offset)
         items = self._rows(_SITES.format(where=where), [*params, limit, offset])
-        return Page(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset, total_exact=exact)

@@ -128,6 +128,35 @@ def test_the_list_of_sites_is_a_read_model_for_staff_only(
     assert refused.json()["rule"] == "party_sees_only_own_orders"
 
 
+def test_a_page_says_whether_its_total_is_exact(
+    slow_polling_app: RectifyApp, api: Api, clock: ManualClock
+) -> None:
+    sweep = Sweep(slow_polling_app, clock)
+    sweep.arrange_case(Stage.ORDER_ISSUED)
+    after = {"after": sweep.log_position()}
+    for path in ("/cases", "/sites", "/queues/orders-due-soon", "/queues/awaiting-closure"):
+        body = api.get(ZHANG_MING, path, params=after).json()
+        assert body["total_exact"] is True, path
+        assert body["total"] == len(body["items"]), path
+    cases = api.get(ZHANG_MING, "/cases", params=after).json()
+    assert cases["total"] == 1
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["CasePage"]
+    assert "total_exact" in schema["required"] and "next_cursor" in schema["properties"]
+
+    sweep.arrange_case(Stage.ORDER_ISSUED, site=KANGSHUN_SHOP)
+    after = {"after": sweep.log_position()}
+    first = api.get(ZHANG_MING, "/cases", params={**after, "limit": 1}).json()
+    second = api.get(
+        ZHANG_MING, "/cases", params={**after, "limit": 1, "cursor": first["next_cursor"]}
+    ).json()
+    assert (first["total"], second["total"]) == (2, 2)
+    assert first["items"][0]["case_id"] != second["items"][0]["case_id"]
+    for params in ({"cursor": "not-a-cursor"}, {"cursor": first["next_cursor"], "offset": 1}):
+        refused = api.get(ZHANG_MING, "/cases", params={**after, **params})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["rule"] == "cursor_invalid"
+
+
 def test_mine_narrows_a_queue_to_the_callers_inspections(
     slow_polling_app: RectifyApp, api: Api, clock: ManualClock
 ) -> None:

@@ -37,7 +37,7 @@ from application.projections.access import Scope, require_staff, scope_for
 from domain.hazard import HazardStatus
 from infrastructure.persistence import is_database_unavailable
 from infrastructure.projections.host import ReadModels
-from infrastructure.readmodels.queries import QUEUES, SORTS, CaseFilter, Page
+from infrastructure.readmodels.queries import QUEUES, SORTS, BadCursor, CaseFilter, Page
 from infrastructure.users import User
 from interfaces.http.middleware import DATABASE_RETRY_AFTER_SECONDS
 from interfaces.http.problems import ProblemError, problem_responses
@@ -221,9 +221,17 @@ class CaseRow(BaseModel):
 
 
 class PageOf(BaseModel):
-    """One page of a list: ``total`` rows in all, ``limit`` from ``offset``."""
+    """One page of a list: ``total`` rows in all (at least, when not
+    ``total_exact``), ``limit`` from ``offset``."""
 
-    total: int
+    total: int = Field(
+        description="How many rows match: exactly if total_exact, else at least this many "
+        "(counting stops 1000 rows past the offset)."
+    )
+    total_exact: bool = Field(
+        description="Whether total is the exact count; false when more rows match "
+        "than were counted."
+    )
     limit: int
     offset: int
 
@@ -238,6 +246,10 @@ class OrderPage(PageOf):
 
 class CasePage(PageOf):
     items: list[CaseRow]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Give as cursor to get the page after this one (null on the last page).",
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -368,7 +380,13 @@ _QUEUE_DOCS = {
 
 def _page(model: type[PageOf], page: Page) -> Any:
     return model.model_validate(
-        {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
+        {
+            "items": page.items,
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
     )
 
 
@@ -468,19 +486,35 @@ def search_cases(
     search: SearchOf,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="The next_cursor of the previous page, with the same filters and "
+            "order: the page after it, as quick however deep (offset must then be 0).",
+        ),
+    ] = None,
     _after: int | None = CasesReady,
 ) -> Any:
     """Search cases by site, region, severity, status, responsible party and dates
     (report and close, inclusive, local calendar), sorted and paginated."""
-    page = host.queries.search_cases(
-        _scope(user, search.mine),
-        search.filters,
-        sort=search.sort,
-        descending=search.descending,
-        limit=limit,
-        offset=offset,
-    )
-    return _page(CasePage, page)
+    if cursor is not None and offset:
+        raise ProblemError(422, "give either offset or cursor, not both", rule="cursor_invalid")
+    try:
+        page = host.queries.search_cases(
+            _scope(user, search.mine),
+            search.filters,
+            sort=search.sort,
+            descending=search.descending,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+    except BadCursor as error:
+        raise ProblemError(422, str(error), rule="cursor_invalid") from error
+    body = _page(CasePage, page)
+    body.next_cursor = page.next_cursor
+    return body
 
 
 @router.get("/sites", response_model=SitePage, responses=QUERY_ERRORS)
@@ -522,6 +556,7 @@ def site_history(
             "site": site,
             "items": page.items,
             "total": page.total,
+            "total_exact": page.total_exact,
             "limit": page.limit,
             "offset": page.offset,
         }

@@ -70,13 +70,14 @@ def work_list(request: Request, user_id: str, role: Role) -> dict[str, Any]:
                 "name": name,
                 "title": QUEUE_TITLES[name],
                 "total": page.total,
+                "total_exact": page.total_exact,
                 "rows": _dates(page.items),
             }
         )
     cases = None
     if role in (Role.RESPONSIBLE_PARTY, Role.AUDITOR):
         page = lists.cases(scope_for(user_id, role), limit=ROWS_SHOWN)
-        cases = {"total": page.total, "rows": _dates(page.items)}
+        cases = {"total": page.total, "total_exact": page.total_exact, "rows": _dates(page.items)}
     book = deps.notifications(request)
     reminders = book.for_user(user_id, unread_only=True, limit=ROWS_SHOWN)
     return {

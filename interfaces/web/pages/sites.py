@@ -43,6 +43,7 @@ def _sites_page(request: Request, viewer: Any, outcome: Outcome | None, status: 
         status,
         sites=page.items,
         total=page.total,
+        total_exact=page.total_exact,
         q=query,
         outcome=outcome,
         may_register=viewer.role in INSPECTING,
