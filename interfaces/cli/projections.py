@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -76,23 +76,20 @@ def rebuild(name: Name = None, database_url: DatabaseUrl = None) -> None:
     names = _names(name)
     with _opened(database_url) as (rectify, store):
         head = rectify.recorder.max_notification_id() or 0
-        for projection in names:
-            started = time.perf_counter()
-            with _progress() as progress:
-                task = progress.add_task(projection, total=max(head, 1), rate="")
+        started = time.perf_counter()
+        # One replay of the log feeds every projection named, so one bar.
+        with _progress() as progress:
+            task = progress.add_task(", ".join(names), total=max(head, 1), rate="")
 
-                def advance(
-                    count: int, position: int, task: Any = task, t0: float = started
-                ) -> None:
-                    rate = count / max(time.perf_counter() - t0, 1e-9)
-                    progress.update(
-                        task, completed=min(position, head), rate=f"{rate:,.0f} events/s"
-                    )
+            def advance(count: int, position: int) -> None:
+                rate = count / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=min(position, head), rate=f"{rate:,.0f} events/s")
 
-                report = maintenance.rebuild(rectify, store, projection, progress=advance)
-                progress.update(task, completed=max(head, 1))
+            reports = maintenance.rebuild_many(rectify, store, names, progress=advance)
+            progress.update(task, completed=max(head, 1))
+        for report in reports:
             console.print(
-                f"{projection}: {report.events:,} events in {report.seconds:.2f} s "
+                f"{report.name}: {report.events:,} events in {report.seconds:.2f} s "
                 f"({report.events_per_second:,.0f} events/s), at position {report.position or 0}"
             )
 

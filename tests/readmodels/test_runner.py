@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from application.app import RectifyApp
+from infrastructure.projections import maintenance
 from infrastructure.projections.runner import ProjectionRunner
 from infrastructure.readmodels.store import ReadModelStore
 from tests.core.scenario import KANGSHUN_SHOP, Stage, Sweep
@@ -66,3 +69,58 @@ def test_the_runner_runs_any_projection_with_a_tracking_recorder(
     assert count == sweep.log_position()
     assert view.applied() == list(range(1, count + 1))
     assert runner.position() == count
+
+
+class _FailingRun(Exception):
+    """The error a test makes the database work of one event raise."""
+
+
+@pytest.mark.parametrize("projection_name", ["cases", "site_history"])
+def test_a_batch_interrupted_half_way_changes_nothing_and_the_next_run_applies_each_event_once(
+    app: RectifyApp,
+    store: ReadModelStore,
+    sweep: Sweep,
+    projection_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows and position commit together: an error on the k-th statement of a
+    batch (after earlier ones were sent) leaves both as they were before it, and
+    the next run applies every event of that batch exactly once."""
+    sweep.arrange_case(Stage.CLOSED)
+    done = sweep.log_position()
+    ProjectionRunner(app, store.projection(projection_name)).catch_up()
+    sweep.arrange_case(Stage.ACKNOWLEDGED, site=KANGSHUN_SHOP)
+    head = sweep.log_position()
+    assert head - done >= 4
+    view = store.view(projection_name)
+    tables = [table.name for table in view.tables]
+    before = {table: view.rows(table) for table in tables}
+
+    statements = 0
+    fail_at = 3
+    run = type(view)._execute_run
+
+    def fail_half_way(cursor: Any, sql: str | None, params: list[list[Any]]) -> None:
+        nonlocal statements
+        statements += 1
+        if statements == fail_at:
+            raise _FailingRun(f"statement {fail_at} of the batch")
+        run(cursor, sql, params)
+
+    monkeypatch.setattr(type(view), "_execute_run", staticmethod(fail_half_way))
+    with pytest.raises(_FailingRun):
+        ProjectionRunner(app, store.projection(projection_name), batch_size=100).catch_up()
+    assert statements == fail_at  # the statements before it had been sent
+    assert view.max_tracking_id(app.name) == done
+    assert {table: view.rows(table) for table in tables} == before
+
+    monkeypatch.undo()
+    assert ProjectionRunner(app, store.projection(projection_name)).catch_up() == head - done
+    assert view.max_tracking_id(app.name) == head
+    if projection_name == "site_history":
+        positions = [row["position"] for row in view.rows("history")]
+        assert positions == sorted(set(positions))
+        assert positions[-1] == head
+    report = maintenance.check(app, store, projection_name)
+    assert report.ok, report.differences
+    assert report.position == head
