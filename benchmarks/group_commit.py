@@ -102,7 +102,9 @@ def measure(url: str, label: str, topic: str, threads: int, seconds: float) -> R
     app = Bench(env=env)
     recorder = app.recorder
     batches: list[int] | None = None
-    if isinstance(recorder, KeyedPostgresApplicationRecorder) and recorder.gathers_commits:
+    # Only the service's PostgreSQL recorder gathers commits; the library's has no
+    # such attribute, so asking it keeps the choice of backend out of the benchmark.
+    if getattr(recorder, "gathers_commits", False):
         batches = []
         recorder.batch_sizes = batches
     for n in range(20):  # warm the pool and the statements
