@@ -54,6 +54,7 @@ from benchmarks.loadkit import (  # noqa: E402
     cpu_seconds,
     free_port,
     fresh_database,
+    gunicorn_argv,
     load_average,
     run_wrk,
     running,
@@ -145,20 +146,7 @@ def library_baseline(database_url: str, seconds: float) -> Result:
 def hello_world(workers: int, levels: list[int], seconds: float, warmup: float) -> list[Row]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        WORKER_CLASS,
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        HELLO_APP,
-    ]
+    argv = gunicorn_argv(HELLO_APP, workers=workers, port=port, worker_class=WORKER_CLASS)
     rows = []
     with running(argv, base, ready_path="/") as process:
         for clients in levels:

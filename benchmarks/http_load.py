@@ -39,7 +39,13 @@ from fastapi.testclient import TestClient
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.loadkit import Result, free_port, fresh_database, running  # noqa: E402
+from benchmarks.loadkit import (  # noqa: E402
+    Result,
+    free_port,
+    fresh_database,
+    gunicorn_argv,
+    running,
+)
 from benchmarks.loadkit import run_wrk as wrk  # noqa: E402
 from infrastructure.composition import backend_of_url, create_user_store  # noqa: E402
 from infrastructure.persistence import environment_for  # noqa: E402
@@ -78,20 +84,7 @@ def server(database_url: str, workers: int, projections: str) -> Iterator[str]:
         "RECTIFY_DATABASE_URL": database_url,
         "RECTIFY_PROJECTIONS": projections,
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        WORKER_CLASS,
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        FACTORY,
-    ]
+    argv = gunicorn_argv(FACTORY, workers=workers, port=port, worker_class=WORKER_CLASS)
     base = f"http://127.0.0.1:{port}"
     with running(argv, base, env=env):
         yield base

@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -82,6 +83,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def gunicorn_argv(app: str, *, workers: int, port: int, worker_class: str) -> list[str]:
+    """The command that serves ``app`` (a gunicorn app spec) as the benchmarks do:
+    ``workers`` workers of ``worker_class`` on 127.0.0.1:``port``, warnings only."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        worker_class,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        app,
+    ]
 
 
 @contextmanager

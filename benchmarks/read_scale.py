@@ -51,6 +51,7 @@ from console_pages import sign_in  # noqa: E402
 
 from application.demo import CHEN_XIAOFENG, TAO_BIAOYIN, ZHANG_MING, DemoUser  # noqa: E402
 from application.projections.formats import ts  # noqa: E402
+from infrastructure.readmodels.queries import QUEUES, SORTS  # noqa: E402
 from infrastructure.readmodels.schema import LIVE_PREFIX, TABLES, Table  # noqa: E402
 from infrastructure.readmodels.sql import POSTGRES, SQLITE  # noqa: E402
 from infrastructure.users import create_user_store  # noqa: E402
@@ -398,17 +399,6 @@ def sample(url: str) -> dict[str, str]:
         with psycopg.connect(url) as pg:
             rows = pg.execute(query).fetchall()  # type: ignore[arg-type]
     return {"busy_site": rows[0][0], "site": rows[len(rows) // 2][0]}
-
-
-QUEUES = (
-    "open-inspections",
-    "orders-due-soon",
-    "orders-overdue",
-    "awaiting-verification",
-    "awaiting-closure",
-    "pending-extensions",
-)
-SORTS = ("reported_at", "last_activity_at", "severity", "status", "site", "deadline", "closed_at")
 
 
 def api_requests(ids: dict[str, str], today: date) -> list[tuple[str, DemoUser, str]]:
